@@ -1,0 +1,1 @@
+"""spasmwatch.episodes"""
