@@ -161,9 +161,7 @@ class Gap:
             elif isinstance(v, bool) or not isinstance(v, int):
                 raise _fail(f"Gap.{name}", "an int", v)
         if self.end_ns < self.start_ns:
-            raise SignalError(
-                f"Gap.end_ns ({self.end_ns}) must be >= start_ns ({self.start_ns})"
-            )
+            raise SignalError(f"Gap.end_ns ({self.end_ns}) must be >= start_ns ({self.start_ns})")
         if self.n_missing < 0:
             raise _fail("Gap.n_missing", ">= 0", self.n_missing)
         if self.cause not in GAP_CAUSES:
@@ -243,7 +241,8 @@ class SampleBlock:
                 f"n_channels={self.spec.n_channels}) for stream {self.spec.key} "
                 f"(got {d.shape})"
             )
-        if d.dtype != np.float32:
+        owned = d.dtype != np.float32
+        if owned:
             d = d.astype(np.float32)
         if t.shape[0] > 1 and np.any(np.diff(t) < 0):
             raise SignalError(f"SampleBlock.t_ns of stream {self.spec.key} goes backwards")
@@ -255,11 +254,14 @@ class SampleBlock:
             object.__setattr__(self, "gaps", tuple(self.gaps))
         if not all(isinstance(g, Gap) for g in self.gaps):
             raise _fail("SampleBlock.gaps", "a tuple of Gap", self.gaps)
+        # Copy writeable input so that neither the caller nor a consumer can change a block
+        # others share; read-only input (e.g. another block's arrays) is shared as it is.
         if t.flags.writeable:
-            t = t.copy() if t.base is not None else t
+            t = t.copy()
             t.flags.writeable = False
         if d.flags.writeable:
-            d = d.copy() if d.base is not None else d
+            if not owned:
+                d = d.copy()
             d.flags.writeable = False
         object.__setattr__(self, "t_ns", t)
         object.__setattr__(self, "data", d)
