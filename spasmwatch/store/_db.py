@@ -1,0 +1,1305 @@
+"""The event store: one SQLite file in WAL mode holding episodes, labels, prompts, diary
+entries, wearers, devices, the recording index, signal losses and wear time.
+
+Durability and concurrency
+--------------------------
+* ``journal_mode=WAL``: readers never block the writer and the writer never blocks readers,
+  so the monitor can log episodes while the API (another thread or process) reads a
+  timeline.
+* ``synchronous=NORMAL``: in WAL mode a commit is appended to the WAL file and reaches the
+  OS before ``commit`` returns, so a crash or ``kill -9`` of spasmwatch loses nothing that
+  was committed (tested). Only a power cut or OS crash can lose the last commits
+  (a few hundred ms) and never corrupts the file. ``FULL`` would add an fsync per episode,
+  which costs battery and flash wear on the small machines the monitor runs on.
+* ``foreign_keys=ON``; ``busy_timeout`` (default 5 s) so a second writer waits rather
+  than failing.
+* One connection per thread (``threading.local``), created on first use. Every write is one
+  ``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction with parameterised SQL only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from spasmwatch.episodes._types import (
+    EPISODE_TYPES,
+    LABEL_ORIGINS,
+    SEVERITIES,
+    Episode,
+    Label,
+    severity_rank,
+)
+from spasmwatch.errors import NotFoundError, StoreError
+from spasmwatch.store._migrations import LATEST_VERSION, apply_migrations, schema_version
+from spasmwatch.store._values import (
+    DIARY_KINDS,
+    PROMPT_OUTCOMES,
+    PROMPT_REASONS,
+    Device,
+    DiaryEntry,
+    Followup,
+    Prompt,
+    RecordingInfo,
+    SignalLoss,
+    SummaryBucket,
+    Wearer,
+    WearTime,
+)
+
+__all__ = ["EventStore", "resolve_tz"]
+
+_EP_COLS = (
+    "id, wearer_id, start_ns, end_ns, type, peak_intensity, severity, confidence, source, "
+    "model_id, device, placement, recording_id, final"
+)
+_LABEL_COLS = (
+    "id, wearer_id, recording_id, start_ns, end_ns, type, labeler, origin, episode_id, "
+    "is_false_alarm, note"
+)
+_PROMPT_COLS = (
+    "id, wearer_id, t_ns, reason, episode_id, exercise_id, outcome, outcome_t_ns, "
+    "fu_window_s, fu_episodes_before, fu_episodes_after, fu_active_s_before, "
+    "fu_active_s_after, fu_lost_s_before, fu_lost_s_after"
+)
+_DIARY_COLS = "id, wearer_id, t_ns, kind, text, dose"
+_DEVICE_COLS = (
+    "id, profile, name, address, battery_pct, firmware, placement_muscle, placement_side, "
+    "wearer_id, last_seen_ns"
+)
+_LOSS_COLS = "id, wearer_id, device, stream, start_ns, end_ns, cause, recording_id"
+_NOT_FALSE_ALARM = (
+    "NOT EXISTS (SELECT 1 FROM labels l WHERE l.episode_id = e.id AND l.is_false_alarm = 1)"
+)
+
+
+def resolve_tz(tz: str | dt.tzinfo | None) -> dt.tzinfo:
+    """A tzinfo from an IANA name, a tzinfo, or ``None`` (the system's local zone)."""
+    if tz is None:
+        local = dt.datetime.now().astimezone().tzinfo
+        assert local is not None
+        return local
+    if isinstance(tz, dt.tzinfo):
+        return tz
+    if isinstance(tz, str):
+        try:
+            return ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise StoreError(
+        f"tz must be an IANA time zone name like 'Europe/Berlin' (got {tz!r})", reason="invalid"
+    )
+
+
+_EP_FIELDS = (
+    "id",
+    "wearer_id",
+    "start_ns",
+    "end_ns",
+    "type",
+    "peak_intensity",
+    "severity",
+    "confidence",
+    "source",
+    "model_id",
+    "device",
+    "placement",
+    "recording_id",
+    "final",
+)
+_new_object = object.__new__
+_setattr = object.__setattr__
+
+
+def _episode(r: Sequence[Any]) -> Episode:
+    """Rebuild an Episode from a row without re-validating it.
+
+    Rows were validated on the way in (Episode.__post_init__ plus the table's STRICT types
+    and CHECK constraints); skipping a second validation makes the year-long timeline query
+    about three times faster.
+    """
+    ep = _new_object(Episode)
+    for name, value in zip(_EP_FIELDS, r):
+        _setattr(ep, name, value)
+    _setattr(ep, "severity", SEVERITIES[r[6] - 1])
+    _setattr(ep, "final", bool(r[13]))
+    return ep
+
+
+def _label(r: Sequence[Any]) -> Label:
+    return Label(
+        id=r[0],
+        wearer_id=r[1],
+        recording_id=r[2],
+        start_ns=r[3],
+        end_ns=r[4],
+        type=r[5],
+        labeler=r[6],
+        origin=r[7],
+        episode_id=r[8],
+        is_false_alarm=bool(r[9]),
+        note=r[10],
+    )
+
+
+def _prompt(r: Sequence[Any]) -> Prompt:
+    fu = None
+    if r[8] is not None:
+        fu = Followup(
+            window_s=r[8],
+            episodes_before=r[9],
+            episodes_after=r[10],
+            active_s_before=r[11],
+            active_s_after=r[12],
+            lost_s_before=r[13],
+            lost_s_after=r[14],
+        )
+    return Prompt(
+        id=r[0],
+        wearer_id=r[1],
+        t_ns=r[2],
+        reason=r[3],
+        episode_id=r[4],
+        exercise_id=r[5],
+        outcome=r[6],
+        outcome_t_ns=r[7],
+        followup=fu,
+    )
+
+
+def _prompt_row(p: Prompt) -> tuple[Any, ...]:
+    f = p.followup
+    fu: tuple[Any, ...] = (
+        (None,) * 7
+        if f is None
+        else (
+            f.window_s,
+            f.episodes_before,
+            f.episodes_after,
+            f.active_s_before,
+            f.active_s_after,
+            f.lost_s_before,
+            f.lost_s_after,
+        )
+    )
+    return (
+        p.id,
+        p.wearer_id,
+        p.t_ns,
+        p.reason,
+        p.episode_id,
+        p.exercise_id,
+        p.outcome,
+        p.outcome_t_ns,
+        *fu,
+    )
+
+
+def _diary(r: Sequence[Any]) -> DiaryEntry:
+    return DiaryEntry(id=r[0], wearer_id=r[1], t_ns=r[2], kind=r[3], text=r[4], dose=r[5])
+
+
+def _device(r: Sequence[Any]) -> Device:
+    return Device(
+        id=r[0],
+        profile=r[1],
+        name=r[2],
+        address=r[3],
+        battery_pct=r[4],
+        firmware=r[5],
+        placement_muscle=r[6],
+        placement_side=r[7],
+        wearer_id=r[8],
+        last_seen_ns=r[9],
+    )
+
+
+def _loss(r: Sequence[Any]) -> SignalLoss:
+    return SignalLoss(
+        id=r[0],
+        wearer_id=r[1],
+        device=r[2],
+        stream=r[3],
+        start_ns=r[4],
+        end_ns=r[5],
+        cause=r[6],
+        recording_id=r[7],
+    )
+
+
+def _need(value: object, name: str, kind: type | tuple[type, ...], optional: bool = True):
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise StoreError(
+            f"{name} must be {getattr(kind, '__name__', kind)}"
+            f"{' or None' if optional else ''} (got {value!r})",
+            reason="invalid",
+        )
+
+
+def _need_choices(value: Iterable[str] | None, name: str, allowed: tuple[str, ...]) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    vals = list(value)
+    bad = [v for v in vals if v not in allowed]
+    if bad or not vals:
+        raise StoreError(
+            f"{name} must be a non-empty list of {list(allowed)} (got {vals!r})", reason="invalid"
+        )
+    return vals
+
+
+class _Where:
+    """Collects ``AND``-ed conditions with their parameters (never string-formatted values)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, sql: str, *params: Any) -> None:
+        self.parts.append(sql)
+        self.params.extend(params)
+
+    def add_in(self, column: str, values: list[str]) -> None:
+        if values:
+            self.add(f"{column} IN ({', '.join('?' * len(values))})", *values)
+
+    def sql(self) -> str:
+        return (" WHERE " + " AND ".join(self.parts)) if self.parts else ""
+
+
+class EventStore:
+    """The SQLite event store.
+
+    Parameters
+    ----------
+    path : str or Path
+        Database file. Created (mode 0600, parent folders 0700) unless ``create=False``.
+        An older schema is migrated on open; a newer one is refused.
+    create : bool
+        If ``False`` and the file does not exist, raise :class:`NotFoundError`.
+    busy_timeout_s : float
+        How long a write waits for another writer (s).
+
+    Raises
+    ------
+    StoreError
+        Not a SQLite file, not a spasmwatch store, a newer schema, WAL unavailable.
+    NotFoundError
+        ``create=False`` and no such file.
+
+    Notes
+    -----
+    Safe to share between threads: each thread gets its own connection. Several processes
+    may open the same file (WAL). Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout_s: float = 5.0
+    ) -> None:
+        self.path = Path(path)
+        if str(path) == ":memory:" or str(path).startswith("file:"):
+            raise StoreError(
+                "the event store needs a file path (WAL and per-thread connections do not "
+                f"work with {str(path)!r}); use a temporary file in tests",
+                reason="invalid",
+            )
+        self._busy_ms = int(busy_timeout_s * 1000)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        if not self.path.exists():
+            if not create:
+                raise NotFoundError(
+                    f"no event store at {self.path}; run `spasmwatch monitor` (or pass "
+                    "another --db) first",
+                    reason="no_database",
+                )
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        conn = self._conn()
+        self.version = apply_migrations(conn, where=f"event store {self.path}")
+
+    # ------------------------------------------------------------------ connections
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError(f"event store {self.path} is closed", reason="closed")
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_ms / 1000,
+                isolation_level=None,
+                check_same_thread=False,  # closed from another thread by close()
+            )
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms:d}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.close()
+                raise StoreError(
+                    f"could not switch {self.path} to WAL mode (got {mode!r}); is it on a "
+                    "network file system? Keep the store on a local disk.",
+                    reason="no_wal",
+                )
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open event store {self.path}: {exc}. Is it a SQLite file written "
+                "by spasmwatch?",
+                reason="unreadable",
+            ) from exc
+        if getattr(self, "version", None) is not None:
+            # A connection opened after __init__: make sure nobody installed a newer schema.
+            v = schema_version(conn)
+            if v > LATEST_VERSION:
+                conn.close()
+                raise StoreError(
+                    f"event store {self.path} was upgraded to schema {v} by a newer "
+                    "spasmwatch while open",
+                    reason="newer_schema",
+                )
+        self._local.conn = conn
+        with self._lock:
+            self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection (of every thread). Further use raises StoreError."""
+        with self._lock:
+            self._closed = True
+            conns, self._conns = self._conns, []
+        for c in conns:
+            try:
+                c.close()
+            except sqlite3.Error:  # pragma: no cover - closing is best effort
+                pass
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on any error)."""
+        conn = self._conn()
+        if conn.in_transaction:  # nested: join the outer transaction
+            yield conn
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"event store {self.path} is busy: {exc}", reason="busy") from exc
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise StoreError(
+                    f"event store refused the write: {exc}", reason="integrity"
+                ) from exc
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"event store write failed: {exc}", reason="sqlite") from exc
+            raise
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"event store query failed: {exc}", reason="sqlite") from exc
+
+    def integrity_check(self) -> str:
+        """``PRAGMA integrity_check`` plus ``foreign_key_check``: ``"ok"`` when healthy."""
+        res = [r[0] for r in self._query("PRAGMA integrity_check")]
+        fk = self._query("PRAGMA foreign_key_check")
+        if fk:
+            res.append(f"{len(fk)} foreign key violations, first {fk[0]}")
+        return "ok" if res == ["ok"] else "; ".join(res)
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _ensure_wearer(conn: sqlite3.Connection, wearer_id: str) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO wearers (id, pseudonym, created_ns) VALUES (?, ?, ?)",
+            (wearer_id, wearer_id, time.time_ns()),
+        )
+
+    @staticmethod
+    def _exists(conn: sqlite3.Connection, table: str, id_: str) -> bool:
+        # table comes from this module only, never from the caller
+        return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (id_,)).fetchone() is not None
+
+    def _require_episode(self, conn: sqlite3.Connection, episode_id: str | None) -> None:
+        if episode_id is not None and not self._exists(conn, "episodes", episode_id):
+            raise NotFoundError(
+                f"episode {episode_id!r} does not exist; store the episode before what refers "
+                "to it",
+                reason="episode",
+            )
+
+    @staticmethod
+    def _check_type(value: object, cls: type, what: str) -> None:
+        if not isinstance(value, cls):
+            raise StoreError(
+                f"{what} must be a {cls.__name__} (got {type(value).__name__})", reason="invalid"
+            )
+
+    def _delete(self, table: str, what: str, id_: str) -> None:
+        _need(id_, f"{what} id", str, optional=False)
+        with self.transaction() as conn:
+            if conn.execute(f"DELETE FROM {table} WHERE id = ?", (id_,)).rowcount == 0:
+                raise NotFoundError(f"no {what} with id {id_!r}", reason=what)
+
+    def _get(self, cols: str, table: str, what: str, id_: str, conv: Callable[..., Any]) -> Any:
+        _need(id_, f"{what} id", str, optional=False)
+        rows = self._query(f"SELECT {cols} FROM {table} WHERE id = ?", (id_,))
+        if not rows:
+            raise NotFoundError(f"no {what} with id {id_!r}", reason=what)
+        return conv(rows[0])
+
+    # ------------------------------------------------------------------ wearers
+
+    def upsert_wearer(self, wearer: Wearer) -> None:
+        """Add a wearer or update pseudonym / display name of an existing one."""
+        self._check_type(wearer, Wearer, "wearer")
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO wearers (id, pseudonym, display_name, created_ns) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "pseudonym = excluded.pseudonym, display_name = excluded.display_name",
+                (wearer.id, wearer.pseudonym, wearer.display_name, wearer.created_ns),
+            )
+
+    def get_wearer(self, wearer_id: str) -> Wearer:
+        """The wearer with this id (NotFoundError if none)."""
+        return self._get(
+            "id, pseudonym, display_name, created_ns",
+            "wearers",
+            "wearer",
+            wearer_id,
+            lambda r: Wearer(*r),
+        )
+
+    def wearers(self) -> list[Wearer]:
+        """All wearers, by id."""
+        rows = self._query(
+            "SELECT id, pseudonym, display_name, created_ns FROM wearers ORDER BY id"
+        )
+        return [Wearer(*r) for r in rows]
+
+    def delete_wearer(self, wearer_id: str) -> None:
+        """Delete a wearer and, by cascade, all their episodes, labels, prompts, diary,
+        recording index, signal losses and wear time (the recording folders stay on disk)."""
+        self._delete("wearers", "wearer", wearer_id)
+
+    # ------------------------------------------------------------------ episodes
+
+    @staticmethod
+    def _episode_params(ep: Episode) -> tuple[Any, ...]:
+        return (
+            ep.id,
+            ep.wearer_id,
+            ep.start_ns,
+            ep.end_ns,
+            ep.type,
+            ep.peak_intensity,
+            ep.severity_rank,
+            ep.confidence,
+            ep.source,
+            ep.model_id,
+            ep.device,
+            ep.placement,
+            ep.recording_id,
+            int(ep.final),
+            time.time_ns(),
+        )
+
+    def add_episode(self, ep: Episode) -> None:
+        """Insert a new episode (StoreError ``reason="duplicate"`` if the id exists)."""
+        self._check_type(ep, Episode, "episode")
+        with self.transaction() as conn:
+            if self._exists(conn, "episodes", ep.id):
+                raise StoreError(
+                    f"episode {ep.id!r} already exists; use upsert_episode to update it",
+                    reason="duplicate",
+                )
+            self._ensure_wearer(conn, ep.wearer_id)
+            conn.execute(
+                f"INSERT INTO episodes ({_EP_COLS}, updated_ns) VALUES ({', '.join('?' * 15)})",
+                self._episode_params(ep),
+            )
+
+    def upsert_episode(self, ep: Episode) -> bool:
+        """Insert or replace an episode by id. Returns ``True`` if it was new.
+
+        The live pipeline stores the onset (``final=False``) and later the final version with
+        the same id. Refused (StoreError ``reason="conflict"``): turning a final episode
+        back into a non-final one, or moving an episode to another wearer.
+        """
+        self._check_type(ep, Episode, "episode")
+        with self.transaction() as conn:
+            old = conn.execute(
+                "SELECT wearer_id, final FROM episodes WHERE id = ?", (ep.id,)
+            ).fetchone()
+            if old is not None:
+                if old[0] != ep.wearer_id:
+                    raise StoreError(
+                        f"episode {ep.id!r} belongs to wearer {old[0]!r}, not "
+                        f"{ep.wearer_id!r}; an update cannot move it",
+                        reason="conflict",
+                    )
+                if old[1] and not ep.final:
+                    raise StoreError(
+                        f"episode {ep.id!r} is already final; a live (final=False) update "
+                        "arrived after the final one and was refused",
+                        reason="conflict",
+                    )
+            self._ensure_wearer(conn, ep.wearer_id)
+            cols = [c.strip() for c in _EP_COLS.split(",")] + ["updated_ns"]
+            sets = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
+            conn.execute(
+                f"INSERT INTO episodes ({', '.join(cols)}) VALUES ({', '.join('?' * 15)}) "
+                f"ON CONFLICT (id) DO UPDATE SET {sets}",
+                self._episode_params(ep),
+            )
+            return old is None
+
+    def add_episodes(self, eps: Iterable[Episode]) -> int:
+        """Insert many new episodes in one transaction (all or none). Returns the count."""
+        eps = list(eps)
+        for ep in eps:
+            self._check_type(ep, Episode, "episode")
+        with self.transaction() as conn:
+            for w in {e.wearer_id for e in eps}:
+                self._ensure_wearer(conn, w)
+            conn.executemany(
+                f"INSERT INTO episodes ({_EP_COLS}, updated_ns) VALUES ({', '.join('?' * 15)})",
+                [self._episode_params(e) for e in eps],
+            )
+        return len(eps)
+
+    def get_episode(self, episode_id: str) -> Episode:
+        """The episode with this id (NotFoundError if none)."""
+        return self._get(_EP_COLS, "episodes", "episode", episode_id, _episode)
+
+    def delete_episode(self, episode_id: str) -> None:
+        """Delete an episode; labels and prompts that referred to it keep ``episode_id=None``."""
+        self._delete("episodes", "episode", episode_id)
+
+    def episodes(
+        self,
+        wearer_id: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        types: Iterable[str] | None = None,
+        min_severity: str | int | None = None,
+        source: str | None = None,
+        limit: int | None = None,
+        *,
+        recording_id: str | None = None,
+        final_only: bool = False,
+        exclude_false_alarms: bool = False,
+        newest_first: bool = False,
+    ) -> list[Episode]:
+        """Episodes matching every given filter, ordered by start.
+
+        Parameters
+        ----------
+        wearer_id : str, optional
+            Only this wearer's.
+        start_ns, end_ns : int, optional
+            Only episodes overlapping ``[start_ns, end_ns)`` (UTC ns): ``end >= start_ns``
+            and ``start < end_ns``.
+        types : iterable of str, optional
+            Only these types.
+        min_severity : str or int, optional
+            Only this severity or worse.
+        source : str, optional
+            Only this source (``"auto"``, ``"self-report"``, ``"researcher:alice"``); a
+            trailing ``*`` matches a prefix (``"researcher:*"``).
+        limit : int, optional
+            At most this many (the first in the chosen order).
+        recording_id : str, optional
+            Only episodes of this recording.
+        final_only : bool
+            Leave out live episodes still going on.
+        exclude_false_alarms : bool
+            Leave out episodes that a label marks as a false alarm.
+        newest_first : bool
+            Order by start descending (with ``limit``: the latest ones).
+        """
+        w = _Where()
+        _need(wearer_id, "wearer_id", str)
+        _need(start_ns, "start_ns", int)
+        _need(end_ns, "end_ns", int)
+        _need(limit, "limit", int)
+        _need(source, "source", str)
+        _need(recording_id, "recording_id", str)
+        if wearer_id is not None:
+            w.add("e.wearer_id = ?", wearer_id)
+        if end_ns is not None:
+            w.add("e.start_ns < ?", end_ns)
+        if start_ns is not None:
+            w.add("e.end_ns >= ?", start_ns)
+            # Bound the index range from below with the longest stored episode.
+            span = self._query("SELECT max(end_ns - start_ns) FROM episodes")[0][0] or 0
+            w.add("e.start_ns >= ?", start_ns - span)
+        w.add_in("e.type", _need_choices(types, "types", EPISODE_TYPES))
+        if min_severity is not None:
+            w.add("e.severity >= ?", severity_rank(min_severity))
+        if source is not None:
+            if source.endswith("*"):
+                w.add("substr(e.source, 1, ?) = ?", len(source) - 1, source[:-1])
+            else:
+                w.add("e.source = ?", source)
+        if recording_id is not None:
+            w.add("e.recording_id = ?", recording_id)
+        if final_only:
+            w.add("e.final = 1")
+        if exclude_false_alarms:
+            w.add(_NOT_FALSE_ALARM)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT {_EP_COLS} FROM episodes e{w.sql()} ORDER BY e.start_ns {order}, e.id"
+        params = list(w.params)
+        if limit is not None:
+            if limit < 0:
+                raise StoreError(f"limit must be >= 0 (got {limit})", reason="invalid")
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_episode(r) for r in self._query(sql, params)]
+
+    def count_episodes(self, wearer_id: str | None = None) -> int:
+        """Number of stored episodes (of one wearer, or all)."""
+        if wearer_id is None:
+            return int(self._query("SELECT count(*) FROM episodes")[0][0])
+        return int(
+            self._query("SELECT count(*) FROM episodes WHERE wearer_id = ?", (wearer_id,))[0][0]
+        )
+
+    # ------------------------------------------------------------------ summaries
+
+    def _buckets_summary(
+        self, wearer_id: str, edges: list[int], labels: list[str], exclude_false_alarms: bool
+    ) -> list[SummaryBucket]:
+        _need(wearer_id, "wearer_id", str, optional=False)
+        fa = f" AND {_NOT_FALSE_ALARM}" if exclude_false_alarms else ""
+        rows = self._query(
+            "SELECT e.start_ns, e.end_ns, e.type, e.severity, e.peak_intensity FROM episodes e "
+            f"WHERE e.wearer_id = ? AND e.start_ns >= ? AND e.start_ns < ?{fa} "
+            "ORDER BY e.start_ns",
+            (wearer_id, edges[0], edges[-1]),
+        )
+        n = len(edges) - 1
+        by_type = [dict.fromkeys(EPISODE_TYPES, 0) for _ in range(n)]
+        by_sev = [dict.fromkeys(SEVERITIES, 0) for _ in range(n)]
+        dur = [0.0] * n
+        peak = [0.0] * n
+        for s, e, typ, sev, pk in rows:
+            i = bisect.bisect_right(edges, s) - 1
+            by_type[i][typ] = by_type[i].get(typ, 0) + 1
+            by_sev[i][SEVERITIES[sev - 1]] += 1
+            dur[i] += (e - s) / 1e9
+            peak[i] = max(peak[i], pk)
+        return [
+            SummaryBucket(
+                start_ns=edges[i],
+                end_ns=edges[i + 1],
+                label=labels[i],
+                n=sum(by_type[i].values()),
+                by_type=by_type[i],
+                by_severity=by_sev[i],
+                duration_s=dur[i],
+                max_peak=peak[i],
+            )
+            for i in range(n)
+        ]
+
+    def daily_summary(
+        self,
+        wearer_id: str,
+        start_ns: int,
+        end_ns: int,
+        tz: str | dt.tzinfo | None = None,
+        *,
+        exclude_false_alarms: bool = True,
+    ) -> list[SummaryBucket]:
+        """Episodes per local calendar day, zeros included.
+
+        Buckets are the whole local days (in ``tz``; ``None`` = this machine's zone) that
+        intersect ``[start_ns, end_ns)``; a DST day is 23 or 25 h long. An episode counts in
+        the day it started; its whole duration is added there.
+        """
+        _need(start_ns, "start_ns", int, optional=False)
+        _need(end_ns, "end_ns", int, optional=False)
+        zone = resolve_tz(tz)
+        if end_ns <= start_ns:
+            return []
+        d0 = dt.datetime.fromtimestamp(start_ns / 1e9, zone).date()
+        d1 = dt.datetime.fromtimestamp((end_ns - 1) / 1e9, zone).date()
+        days = [d0 + dt.timedelta(days=i) for i in range((d1 - d0).days + 2)]
+        edges = [_local_midnight_ns(d, zone) for d in days]
+        labels = [d.isoformat() for d in days[:-1]]
+        return self._buckets_summary(wearer_id, edges, labels, exclude_false_alarms)
+
+    def hourly_summary(
+        self,
+        wearer_id: str,
+        start_ns: int,
+        end_ns: int,
+        tz: str | dt.tzinfo | None = None,
+        *,
+        exclude_false_alarms: bool = True,
+    ) -> list[SummaryBucket]:
+        """Episodes per clock hour (local hours of ``tz``) intersecting ``[start_ns, end_ns)``.
+
+        Labels are local ISO date-times with offset, so the repeated hour of a DST change
+        appears twice with different offsets.
+        """
+        _need(start_ns, "start_ns", int, optional=False)
+        _need(end_ns, "end_ns", int, optional=False)
+        zone = resolve_tz(tz)
+        if end_ns <= start_ns:
+            return []
+        first = dt.datetime.fromtimestamp(start_ns // 10**9, zone).replace(
+            minute=0, second=0, microsecond=0
+        )
+        e0 = int(first.timestamp()) * 10**9
+        hour = 3600 * 10**9
+        n = -(-(end_ns - e0) // hour)
+        edges = [e0 + i * hour for i in range(n + 1)]
+        labels = [
+            dt.datetime.fromtimestamp(x // 10**9, zone).isoformat(timespec="minutes")
+            for x in edges[:-1]
+        ]
+        return self._buckets_summary(wearer_id, edges, labels, exclude_false_alarms)
+
+    # ------------------------------------------------------------------ labels
+
+    def _label_params(self, lb: Label) -> tuple[Any, ...]:
+        return (
+            lb.id,
+            lb.wearer_id,
+            lb.recording_id,
+            lb.start_ns,
+            lb.end_ns,
+            lb.type,
+            lb.labeler,
+            lb.origin,
+            lb.episode_id,
+            int(lb.is_false_alarm),
+            lb.note,
+            time.time_ns(),
+        )
+
+    def add_label(self, label: Label) -> None:
+        """Insert a new label (``episode_id`` must exist; duplicate id refused)."""
+        self._check_type(label, Label, "label")
+        with self.transaction() as conn:
+            if self._exists(conn, "labels", label.id):
+                raise StoreError(f"label {label.id!r} already exists", reason="duplicate")
+            self._require_episode(conn, label.episode_id)
+            self._ensure_wearer(conn, label.wearer_id)
+            conn.execute(
+                f"INSERT INTO labels ({_LABEL_COLS}, updated_ns) VALUES ({', '.join('?' * 12)})",
+                self._label_params(label),
+            )
+
+    def update_label(self, label: Label) -> None:
+        """Replace an existing label (same id) with this version (NotFoundError if none)."""
+        self._check_type(label, Label, "label")
+        with self.transaction() as conn:
+            if not self._exists(conn, "labels", label.id):
+                raise NotFoundError(f"no label with id {label.id!r}", reason="label")
+            self._require_episode(conn, label.episode_id)
+            self._ensure_wearer(conn, label.wearer_id)
+            p = self._label_params(label)
+            conn.execute(
+                "UPDATE labels SET wearer_id = ?, recording_id = ?, start_ns = ?, end_ns = ?, "
+                "type = ?, labeler = ?, origin = ?, episode_id = ?, is_false_alarm = ?, "
+                "note = ?, updated_ns = ? WHERE id = ?",
+                (*p[1:], p[0]),
+            )
+
+    def get_label(self, label_id: str) -> Label:
+        """The label with this id (NotFoundError if none)."""
+        return self._get(_LABEL_COLS, "labels", "label", label_id, _label)
+
+    def delete_label(self, label_id: str) -> None:
+        """Delete a label (NotFoundError if none)."""
+        self._delete("labels", "label", label_id)
+
+    def labels(
+        self,
+        recording_id: str | None = None,
+        wearer_id: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        origin: str | None = None,
+        labeler: str | None = None,
+        episode_id: str | None = None,
+    ) -> list[Label]:
+        """Labels matching every given filter (interval overlap as in :meth:`episodes`)."""
+        w = _Where()
+        for v, n in (
+            (recording_id, "recording_id"),
+            (wearer_id, "wearer_id"),
+            (labeler, "labeler"),
+            (episode_id, "episode_id"),
+        ):
+            _need(v, n, str)
+            if v is not None:
+                w.add(f"{n} = ?", v)
+        _need(start_ns, "start_ns", int)
+        _need(end_ns, "end_ns", int)
+        if end_ns is not None:
+            w.add("start_ns < ?", end_ns)
+        if start_ns is not None:
+            w.add("end_ns >= ?", start_ns)
+        w.add_in("origin", _need_choices(origin, "origin", LABEL_ORIGINS))
+        rows = self._query(
+            f"SELECT {_LABEL_COLS} FROM labels{w.sql()} ORDER BY start_ns, id", w.params
+        )
+        return [_label(r) for r in rows]
+
+    # ------------------------------------------------------------------ prompts
+
+    def add_prompt(self, prompt: Prompt) -> None:
+        """Insert a new prompt (its ``episode_id``, if any, must already be stored)."""
+        self._check_type(prompt, Prompt, "prompt")
+        with self.transaction() as conn:
+            if self._exists(conn, "prompts", prompt.id):
+                raise StoreError(f"prompt {prompt.id!r} already exists", reason="duplicate")
+            self._require_episode(conn, prompt.episode_id)
+            self._ensure_wearer(conn, prompt.wearer_id)
+            conn.execute(
+                f"INSERT INTO prompts ({_PROMPT_COLS}) VALUES ({', '.join('?' * 15)})",
+                _prompt_row(prompt),
+            )
+
+    def upsert_prompt(self, prompt: Prompt) -> bool:
+        """Insert or replace a prompt by id. Returns ``True`` if it was new."""
+        self._check_type(prompt, Prompt, "prompt")
+        with self.transaction() as conn:
+            new = not self._exists(conn, "prompts", prompt.id)
+            self._require_episode(conn, prompt.episode_id)
+            self._ensure_wearer(conn, prompt.wearer_id)
+            conn.execute(
+                f"INSERT OR REPLACE INTO prompts ({_PROMPT_COLS}) VALUES ({', '.join('?' * 15)})",
+                _prompt_row(prompt),
+            )
+            return new
+
+    def set_prompt_outcome(self, prompt_id: str, outcome: str, t_ns: int) -> Prompt:
+        """Record what became of a prompt; returns the updated prompt."""
+        _need(prompt_id, "prompt id", str, optional=False)
+        _need(t_ns, "t_ns", int, optional=False)
+        _need_choices([outcome], "outcome", PROMPT_OUTCOMES)
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE prompts SET outcome = ?, outcome_t_ns = ? WHERE id = ?",
+                (outcome, t_ns, prompt_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no prompt with id {prompt_id!r}", reason="prompt")
+        return self.get_prompt(prompt_id)
+
+    def set_prompt_followup(self, prompt_id: str, followup: Followup) -> Prompt:
+        """Store the spasm activity after vs before a prompt; returns the updated prompt."""
+        _need(prompt_id, "prompt id", str, optional=False)
+        self._check_type(followup, Followup, "followup")
+        f = followup
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE prompts SET fu_window_s = ?, fu_episodes_before = ?, "
+                "fu_episodes_after = ?, fu_active_s_before = ?, fu_active_s_after = ?, "
+                "fu_lost_s_before = ?, fu_lost_s_after = ? WHERE id = ?",
+                (
+                    f.window_s,
+                    f.episodes_before,
+                    f.episodes_after,
+                    f.active_s_before,
+                    f.active_s_after,
+                    f.lost_s_before,
+                    f.lost_s_after,
+                    prompt_id,
+                ),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no prompt with id {prompt_id!r}", reason="prompt")
+        return self.get_prompt(prompt_id)
+
+    def get_prompt(self, prompt_id: str) -> Prompt:
+        """The prompt with this id (NotFoundError if none)."""
+        return self._get(_PROMPT_COLS, "prompts", "prompt", prompt_id, _prompt)
+
+    def delete_prompt(self, prompt_id: str) -> None:
+        """Delete a prompt (NotFoundError if none)."""
+        self._delete("prompts", "prompt", prompt_id)
+
+    def prompts(
+        self,
+        wearer_id: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        outcomes: Iterable[str] | None = None,
+        reasons: Iterable[str] | None = None,
+        *,
+        without_followup: bool = False,
+        limit: int | None = None,
+    ) -> list[Prompt]:
+        """Prompts offered in ``[start_ns, end_ns)`` matching every given filter, by time."""
+        w = _Where()
+        _need(wearer_id, "wearer_id", str)
+        _need(start_ns, "start_ns", int)
+        _need(end_ns, "end_ns", int)
+        _need(limit, "limit", int)
+        if wearer_id is not None:
+            w.add("wearer_id = ?", wearer_id)
+        if start_ns is not None:
+            w.add("t_ns >= ?", start_ns)
+        if end_ns is not None:
+            w.add("t_ns < ?", end_ns)
+        w.add_in("outcome", _need_choices(outcomes, "outcomes", PROMPT_OUTCOMES))
+        w.add_in("reason", _need_choices(reasons, "reasons", PROMPT_REASONS))
+        if without_followup:
+            w.add("fu_window_s IS NULL")
+        sql = f"SELECT {_PROMPT_COLS} FROM prompts{w.sql()} ORDER BY t_ns, id"
+        params = list(w.params)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_prompt(r) for r in self._query(sql, params)]
+
+    # ------------------------------------------------------------------ diary
+
+    def add_diary(self, entry: DiaryEntry) -> None:
+        """Record a diary entry (duplicate id refused)."""
+        self._check_type(entry, DiaryEntry, "diary entry")
+        with self.transaction() as conn:
+            if self._exists(conn, "diary", entry.id):
+                raise StoreError(f"diary entry {entry.id!r} already exists", reason="duplicate")
+            self._ensure_wearer(conn, entry.wearer_id)
+            conn.execute(
+                f"INSERT INTO diary ({_DIARY_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (entry.id, entry.wearer_id, entry.t_ns, entry.kind, entry.text, entry.dose),
+            )
+
+    def update_diary(self, entry: DiaryEntry) -> None:
+        """Replace an existing diary entry (same id) (NotFoundError if none)."""
+        self._check_type(entry, DiaryEntry, "diary entry")
+        with self.transaction() as conn:
+            self._ensure_wearer(conn, entry.wearer_id)
+            cur = conn.execute(
+                "UPDATE diary SET wearer_id = ?, t_ns = ?, kind = ?, text = ?, dose = ? "
+                "WHERE id = ?",
+                (entry.wearer_id, entry.t_ns, entry.kind, entry.text, entry.dose, entry.id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no diary entry with id {entry.id!r}", reason="diary")
+
+    def get_diary(self, entry_id: str) -> DiaryEntry:
+        """The diary entry with this id (NotFoundError if none)."""
+        return self._get(_DIARY_COLS, "diary", "diary entry", entry_id, _diary)
+
+    def delete_diary(self, entry_id: str) -> None:
+        """Delete a diary entry (NotFoundError if none)."""
+        self._delete("diary", "diary entry", entry_id)
+
+    def diary(
+        self,
+        wearer_id: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        kinds: Iterable[str] | None = None,
+        limit: int | None = None,
+        *,
+        newest_first: bool = False,
+    ) -> list[DiaryEntry]:
+        """Diary entries with ``t_ns`` in ``[start_ns, end_ns)`` matching the filters."""
+        w = _Where()
+        _need(wearer_id, "wearer_id", str)
+        _need(start_ns, "start_ns", int)
+        _need(end_ns, "end_ns", int)
+        _need(limit, "limit", int)
+        if wearer_id is not None:
+            w.add("wearer_id = ?", wearer_id)
+        if start_ns is not None:
+            w.add("t_ns >= ?", start_ns)
+        if end_ns is not None:
+            w.add("t_ns < ?", end_ns)
+        w.add_in("kind", _need_choices(kinds, "kinds", DIARY_KINDS))
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT {_DIARY_COLS} FROM diary{w.sql()} ORDER BY t_ns {order}, id"
+        params = list(w.params)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_diary(r) for r in self._query(sql, params)]
+
+    # ------------------------------------------------------------------ devices
+
+    def upsert_device(self, device: Device) -> None:
+        """Add a device or replace what is known about it."""
+        self._check_type(device, Device, "device")
+        d = device
+        with self.transaction() as conn:
+            if d.wearer_id is not None:
+                self._ensure_wearer(conn, d.wearer_id)
+            conn.execute(
+                f"INSERT OR REPLACE INTO devices ({_DEVICE_COLS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    d.id,
+                    d.profile,
+                    d.name,
+                    d.address,
+                    d.battery_pct,
+                    d.firmware,
+                    d.placement_muscle,
+                    d.placement_side,
+                    d.wearer_id,
+                    d.last_seen_ns,
+                ),
+            )
+
+    def get_device(self, device_id: str) -> Device:
+        """The device with this id (NotFoundError if none)."""
+        return self._get(_DEVICE_COLS, "devices", "device", device_id, _device)
+
+    def devices(self, wearer_id: str | None = None) -> list[Device]:
+        """Known devices (of one wearer), by id."""
+        _need(wearer_id, "wearer_id", str)
+        if wearer_id is None:
+            rows = self._query(f"SELECT {_DEVICE_COLS} FROM devices ORDER BY id")
+        else:
+            rows = self._query(
+                f"SELECT {_DEVICE_COLS} FROM devices WHERE wearer_id = ? ORDER BY id", (wearer_id,)
+            )
+        return [_device(r) for r in rows]
+
+    def delete_device(self, device_id: str) -> None:
+        """Forget a device (NotFoundError if unknown)."""
+        self._delete("devices", "device", device_id)
+
+    # ------------------------------------------------------------------ recordings
+
+    def upsert_recording(self, rec: RecordingInfo) -> None:
+        """Add a recording to the index or update it (e.g. set ``end_ns`` when it closes)."""
+        self._check_type(rec, RecordingInfo, "recording")
+        with self.transaction() as conn:
+            self._ensure_wearer(conn, rec.wearer_id)
+            conn.execute(
+                "INSERT INTO recordings (id, path, start_ns, end_ns, wearer_id) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET path = excluded.path, "
+                "start_ns = excluded.start_ns, end_ns = excluded.end_ns, "
+                "wearer_id = excluded.wearer_id",
+                (rec.id, rec.path, rec.start_ns, rec.end_ns, rec.wearer_id),
+            )
+            conn.execute("DELETE FROM recording_devices WHERE recording_id = ?", (rec.id,))
+            conn.executemany(
+                "INSERT INTO recording_devices (recording_id, position, device) VALUES (?, ?, ?)",
+                [(rec.id, i, d) for i, d in enumerate(rec.devices)],
+            )
+
+    def _recordings(self, where: _Where) -> list[RecordingInfo]:
+        rows = self._query(
+            "SELECT r.id, r.path, r.start_ns, r.end_ns, r.wearer_id, "
+            "(SELECT group_concat(device, char(31)) FROM "
+            " (SELECT device FROM recording_devices d WHERE d.recording_id = r.id "
+            "  ORDER BY position)) "
+            f"FROM recordings r{where.sql()} ORDER BY r.start_ns, r.id",
+            where.params,
+        )
+        return [
+            RecordingInfo(
+                id=r[0],
+                path=r[1],
+                start_ns=r[2],
+                end_ns=r[3],
+                wearer_id=r[4],
+                devices=tuple(r[5].split("\x1f")) if r[5] else (),
+            )
+            for r in rows
+        ]
+
+    def get_recording(self, recording_id: str) -> RecordingInfo:
+        """The index entry of a recording (NotFoundError if none)."""
+        _need(recording_id, "recording id", str, optional=False)
+        w = _Where()
+        w.add("r.id = ?", recording_id)
+        out = self._recordings(w)
+        if not out:
+            raise NotFoundError(f"no recording with id {recording_id!r}", reason="recording")
+        return out[0]
+
+    def recordings(
+        self,
+        wearer_id: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        device: str | None = None,
+    ) -> list[RecordingInfo]:
+        """Indexed recordings overlapping ``[start_ns, end_ns)`` (open ones count as
+        ongoing), optionally only one wearer's or those including ``device``."""
+        w = _Where()
+        _need(wearer_id, "wearer_id", str)
+        _need(start_ns, "start_ns", int)
+        _need(end_ns, "end_ns", int)
+        _need(device, "device", str)
+        if wearer_id is not None:
+            w.add("r.wearer_id = ?", wearer_id)
+        if end_ns is not None:
+            w.add("r.start_ns < ?", end_ns)
+        if start_ns is not None:
+            w.add("(r.end_ns IS NULL OR r.end_ns >= ?)", start_ns)
+        if device is not None:
+            w.add(
+                "EXISTS (SELECT 1 FROM recording_devices d WHERE d.recording_id = r.id "
+                "AND d.device = ?)",
+                device,
+            )
+        return self._recordings(w)
+
+    def delete_recording(self, recording_id: str) -> None:
+        """Remove a recording from the index (the folder on disk is not touched)."""
+        self._delete("recordings", "recording", recording_id)
+
+    # ------------------------------------------------------------------ signal loss
+
+    def upsert_signal_loss(self, loss: SignalLoss) -> None:
+        """Record a loss of signal, or extend one still open (same id, later ``end_ns``)."""
+        self._check_type(loss, SignalLoss, "signal loss")
+        s = loss
+        with self.transaction() as conn:
+            self._ensure_wearer(conn, s.wearer_id)
+            conn.execute(
+                f"INSERT OR REPLACE INTO signal_losses ({_LOSS_COLS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    s.id,
+                    s.wearer_id,
+                    s.device,
+                    s.stream,
+                    s.start_ns,
+                    s.end_ns,
+                    s.cause,
+                    s.recording_id,
+                ),
+            )
+
+    add_signal_loss = upsert_signal_loss
+
+    def signal_losses(
+        self,
+        wearer_id: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        device: str | None = None,
+    ) -> list[SignalLoss]:
+        """Signal losses overlapping ``[start_ns, end_ns)``, by start."""
+        w = _Where()
+        for v, n in ((wearer_id, "wearer_id"), (device, "device")):
+            _need(v, n, str)
+            if v is not None:
+                w.add(f"{n} = ?", v)
+        _need(start_ns, "start_ns", int)
+        _need(end_ns, "end_ns", int)
+        if end_ns is not None:
+            w.add("start_ns < ?", end_ns)
+        if start_ns is not None:
+            w.add("end_ns > ?", start_ns)
+        rows = self._query(
+            f"SELECT {_LOSS_COLS} FROM signal_losses{w.sql()} ORDER BY start_ns, id", w.params
+        )
+        return [_loss(r) for r in rows]
+
+    # ------------------------------------------------------------------ wear time
+
+    def add_wear_time(
+        self, wearer_id: str, day: dt.date, device: str, worn_s: float, usable_s: float
+    ) -> WearTime:
+        """Add seconds to one wearer/day/device total; returns the new total.
+
+        The monitor calls this periodically with the seconds since its last call.
+        """
+        inc = WearTime(wearer_id, day, device, worn_s, usable_s)  # validates
+        with self.transaction() as conn:
+            self._ensure_wearer(conn, wearer_id)
+            conn.execute(
+                "INSERT INTO wear_time (wearer_id, day, device, worn_s, usable_s) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (wearer_id, day, device) DO UPDATE SET "
+                "worn_s = worn_s + excluded.worn_s, usable_s = usable_s + excluded.usable_s",
+                (wearer_id, inc.day.isoformat(), device, inc.worn_s, inc.usable_s),
+            )
+            r = conn.execute(
+                "SELECT worn_s, usable_s FROM wear_time WHERE wearer_id = ? AND day = ? "
+                "AND device = ?",
+                (wearer_id, inc.day.isoformat(), device),
+            ).fetchone()
+            total = WearTime(wearer_id, inc.day, device, r[0], r[1])  # validates the sum
+        return total
+
+    def set_wear_time(self, wt: WearTime) -> None:
+        """Replace one wearer/day/device total."""
+        self._check_type(wt, WearTime, "wear time")
+        with self.transaction() as conn:
+            self._ensure_wearer(conn, wt.wearer_id)
+            conn.execute(
+                "INSERT OR REPLACE INTO wear_time (wearer_id, day, device, worn_s, usable_s) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (wt.wearer_id, wt.day.isoformat(), wt.device, wt.worn_s, wt.usable_s),
+            )
+
+    def wear_time(
+        self,
+        wearer_id: str,
+        start_day: dt.date | None = None,
+        end_day: dt.date | None = None,
+        device: str | None = None,
+    ) -> list[WearTime]:
+        """Wear-time rows of a wearer for days in ``[start_day, end_day]`` (inclusive)."""
+        w = _Where()
+        _need(wearer_id, "wearer_id", str, optional=False)
+        w.add("wearer_id = ?", wearer_id)
+        if start_day is not None:
+            _need(start_day, "start_day", dt.date)
+            w.add("day >= ?", start_day.isoformat())
+        if end_day is not None:
+            _need(end_day, "end_day", dt.date)
+            w.add("day <= ?", end_day.isoformat())
+        if device is not None:
+            _need(device, "device", str)
+            w.add("device = ?", device)
+        rows = self._query(
+            f"SELECT wearer_id, day, device, worn_s, usable_s FROM wear_time{w.sql()} "
+            "ORDER BY day, device",
+            w.params,
+        )
+        return [WearTime(r[0], dt.date.fromisoformat(r[1]), r[2], r[3], r[4]) for r in rows]
+
+
+def _local_midnight_ns(day: dt.date, zone: dt.tzinfo) -> int:
+    local = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+    return int(local.timestamp()) * 10**9
