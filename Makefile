@@ -21,7 +21,7 @@ demo: install
 	$(VENV)/bin/spasmwatch demo
 
 test: install
-	bash scripts/install-system-deps.sh
+	bash scripts/install-system-deps.sh chromium
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install

@@ -124,6 +124,7 @@ GAP_CAUSES = frozenset(
         "not_worn",
         "bad_contact",
         "host_asleep",
+        "overflow",  # a consumer was too slow and blocks were dropped on purpose (counted)
         "import",  # rows skipped by an import
         "unknown",
     }
