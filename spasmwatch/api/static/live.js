@@ -1,0 +1,187 @@
+// Live page: device status, activity bar, episodes as they happen, breathing guide.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const devices = new Map();
+  const episodes = new Map();
+  let ws = null;
+  let retry = 500;
+
+  function setConn(on, text) {
+    const el = $("conn");
+    el.textContent = text;
+    el.className = "conn " + (on ? "on" : "off");
+  }
+
+  function renderDevices() {
+    const box = $("devices");
+    box.textContent = "";
+    if (!devices.size) { box.innerHTML = '<span class="muted">no device reported yet</span>'; return; }
+    for (const d of devices.values()) {
+      const el = document.createElement("span");
+      el.className = "device " + (d.state || "");
+      let text = d.device + ": " + (d.state || "?");
+      if (d.battery_pct !== undefined && d.battery_pct !== null) text += " · battery " + Math.round(d.battery_pct) + " %";
+      el.textContent = text;
+      box.appendChild(el);
+    }
+  }
+
+  function setActivity(level) {
+    const v = Math.max(0, Math.min(1, Number(level) || 0));
+    $("meter-bar").style.width = (v * 100).toFixed(0) + "%";
+    $("meter").setAttribute("aria-valuenow", (v * 100).toFixed(0));
+    $("activity-text").textContent = v < 0.2 ? "relaxed" : v < 0.5 ? "some activity" : v < 0.8 ? "high activity" : "very high activity";
+  }
+
+  function renderEpisodes() {
+    const ul = $("episodes");
+    ul.textContent = "";
+    const list = [...episodes.values()].sort((a, b) => b.start_ns - a.start_ns).slice(0, 20);
+    if (!list.length) { ul.innerHTML = '<li class="muted">none yet</li>'; return; }
+    for (const e of list) {
+      const li = document.createElement("li");
+      const sw = document.createElement("span");
+      sw.className = "swatch t-" + e.type;
+      li.appendChild(sw);
+      const dur = (Number(e.end_ns) - Number(e.start_ns)) / 1e9;
+      li.appendChild(document.createTextNode(
+        SW.fmtTime(SW.toMs(e.start_ns)) + " " + e.type + ", " + e.severity + ", " + SW.fmtDur(dur) + (e.final === false ? " (ongoing)" : "")));
+      ul.appendChild(li);
+    }
+  }
+
+  // ---------------------------------------------------------------- breathing guide
+  const guide = { active: false, promptId: null, inhale: 4, exhale: 6, t0: 0, raf: 0 };
+
+  function startGuide(opts) {
+    guide.active = true;
+    guide.promptId = opts.prompt_id || null;
+    guide.inhale = Number(opts.inhale_s) > 0 ? Number(opts.inhale_s) : 4;
+    guide.exhale = Number(opts.exhale_s) > 0 ? Number(opts.exhale_s) : 6;
+    guide.t0 = performance.now();
+    $("pacing").textContent = guide.inhale + " s in, " + guide.exhale + " s out";
+    $("guide-why").textContent = (opts.reason === "on_demand" || !opts.reason ? "" : "Offered because your muscle activity rose. ") +
+      "A suggestion, not medical advice. Stop whenever you like.";
+    $("guide").hidden = false;
+    $("guide").dataset.promptId = guide.promptId || "";
+    $("guide").dataset.state = "running";
+    cancelAnimationFrame(guide.raf);
+    guide.raf = requestAnimationFrame(tick);
+    $("done").focus();
+  }
+
+  function tick(now) {
+    if (!guide.active) return;
+    const cycle = guide.inhale + guide.exhale;
+    const t = (now - guide.t0) / 1000;
+    const inCycle = t % cycle;
+    const n = Math.floor(t / cycle);
+    let frac, phase, left;
+    if (inCycle < guide.inhale) {
+      frac = inCycle / guide.inhale; phase = "Breathe in"; left = guide.inhale - inCycle;
+    } else {
+      frac = 1 - (inCycle - guide.inhale) / guide.exhale; phase = "Breathe out"; left = cycle - inCycle;
+    }
+    const eased = 0.5 - 0.5 * Math.cos(Math.PI * frac);
+    $("pace").setAttribute("r", (40 + 45 * eased).toFixed(1));
+    if ($("phase").textContent !== phase) $("phase").textContent = phase;
+    $("count").textContent = String(Math.ceil(left));
+    $("cycles").textContent = String(n);
+    guide.raf = requestAnimationFrame(tick);
+  }
+
+  async function endGuide(outcome) {
+    const id = guide.promptId;
+    guide.active = false;
+    cancelAnimationFrame(guide.raf);
+    $("guide").hidden = true;
+    $("guide").dataset.state = outcome;
+    if (!id) return;
+    try {
+      await SW.api("/api/prompts/" + encodeURIComponent(id) + "/outcome", { method: "POST", body: { outcome } });
+      SW.status(outcome === "done" ? "Exercise recorded as done. Well done." : "Exercise dismissed.");
+    } catch (e) {
+      SW.status("Could not save the outcome: " + e.message, true);
+    }
+  }
+
+  $("done").addEventListener("click", () => endGuide("done"));
+  $("dismiss").addEventListener("click", () => endGuide("dismissed"));
+  $("start-guide").addEventListener("click", async () => {
+    try {
+      const p = await SW.api("/api/prompts", { method: "POST", body: { exercise_id: "paced-breathing" } });
+      startGuide({ prompt_id: p.id, reason: "on_demand" });
+    } catch (e) {
+      // Without a wearer token the exercise still runs, it just is not recorded.
+      startGuide({ reason: "on_demand" });
+      SW.status("Exercise not recorded: " + e.message, true);
+    }
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (guide.active && ev.key === "Escape") endGuide("dismissed");
+  });
+
+  // ---------------------------------------------------------------- live socket
+  function handle(ev) {
+    switch (ev.type) {
+      case "hello":
+        setConn(true, ev.live ? "live" : "connected (no live source)");
+        break;
+      case "device_status":
+        devices.set(ev.device, ev); renderDevices(); break;
+      case "detection":
+        if (ev.activity !== undefined) setActivity(ev.activity);
+        break;
+      case "signal_preview":
+        if (ev.activity !== undefined) setActivity(ev.activity);
+        break;
+      case "episode": {
+        const e = ev.episode || ev;
+        if (e && e.id) { episodes.set(e.id, e); renderEpisodes(); }
+        break;
+      }
+      case "prompt":
+        startGuide(ev);
+        break;
+      case "prompt_outcome":
+        if (guide.active && guide.promptId === ev.prompt_id) { guide.active = false; $("guide").hidden = true; }
+        break;
+      case "stats":
+        SW.status(ev.dropped + " live updates were skipped (slow connection)");
+        break;
+      case "error":
+        SW.status(ev.detail, true);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function connect() {
+    if (!SW.token) { setConn(false, "no token"); return; }
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    ws = new WebSocket(proto + "//" + location.host + "/api/live");
+    ws.addEventListener("open", () => { retry = 500; ws.send(JSON.stringify({ token: SW.token })); });
+    ws.addEventListener("message", (m) => { try { handle(JSON.parse(m.data)); } catch (e) { /* ignore malformed */ } });
+    ws.addEventListener("close", (c) => {
+      if (c.code === 4401) { setConn(false, "token refused"); return; }
+      setConn(false, "reconnecting…");
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 15000);
+    });
+  }
+
+  async function loadRecent() {
+    try {
+      const now = Date.now();
+      const r = await SW.api("/api/episodes" + SW.qs({ start: SW.msToNs(now - 6 * 3600e3), newest_first: undefined }));
+      for (const e of r.episodes) episodes.set(e.id, e);
+      renderEpisodes();
+    } catch (e) { /* shown by the header */ }
+  }
+
+  window.SWLive = { startGuide, handle };
+  SW.ready.then(() => { loadRecent(); connect(); });
+})();

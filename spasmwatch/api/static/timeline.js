@@ -1,0 +1,181 @@
+// Clinician timeline: days x hours grid of episodes with the diary, weekly counts, print.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const SVGNS = "http://www.w3.org/2000/svg";
+  const LEFT = 92, RIGHT = 44, TOP = 22, ROW = 22, HOURW = 36;
+  const SEV_H = { mild: 0.45, moderate: 0.7, severe: 1.0 };
+  const SEV_A = { mild: 0.55, moderate: 0.8, severe: 1.0 };
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+  function el(name, attrs, text) {
+    const e = document.createElementNS(SVGNS, name);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  const dayStart = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate());
+  function isoWeek(d) {
+    const t = new Date(Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()));
+    const day = t.getUTCDay() || 7;
+    t.setUTCDate(t.getUTCDate() + 4 - day);
+    const y0 = new Date(Date.UTC(t.getUTCFullYear(), 0, 1));
+    return t.getUTCFullYear() + "-W" + String(Math.ceil(((t - y0) / 864e5 + 1) / 7)).padStart(2, "0");
+  }
+
+  function legend() {
+    const box = $("legend");
+    box.textContent = "";
+    for (const t of SW.TYPES) {
+      const s = document.createElement("span");
+      s.innerHTML = '<span class="swatch t-' + t + '"></span>' + t;
+      box.appendChild(s);
+    }
+    const dd = document.createElement("span");
+    dd.innerHTML = '<span class="diary-mark">◆</span> diary';
+    box.appendChild(dd);
+  }
+
+  async function load() {
+    const endDay = $("end-day").value ? new Date($("end-day").value + "T00:00") : dayStart(new Date());
+    const n = Number($("days").value);
+    const days = [];
+    for (let i = n - 1; i >= 0; i--) days.push(new Date(endDay.getFullYear(), endDay.getMonth(), endDay.getDate() - i));
+    const startMs = days[0].getTime();
+    const endMs = new Date(endDay.getFullYear(), endDay.getMonth(), endDay.getDate() + 1).getTime();
+    const range = { start: SW.msToNs(startMs), end: SW.msToNs(endMs) };
+    const get = (p, q) => SW.api(p + SW.qs(q)).catch((e) => (e.status === 403 ? null : Promise.reject(e)));
+    try {
+      const [ep, lb, di, ls] = await Promise.all([
+        get("/api/episodes", range), get("/api/labels", range), get("/api/diary", range),
+        get("/api/signal-losses", range),
+      ]);
+      const labels = lb ? lb.labels : [];
+      const fa = new Set(labels.filter((l) => l.is_false_alarm && l.episode_id).map((l) => l.episode_id));
+      const showFa = $("show-fa").checked;
+      const items = [];
+      for (const e of ep ? ep.episodes : []) {
+        if (fa.has(e.id) && !showFa) continue;
+        items.push({ ...e, kind: "episode", falseAlarm: fa.has(e.id) });
+      }
+      for (const l of labels) {
+        if (l.is_false_alarm || l.episode_id) continue;
+        items.push({ ...l, severity: "moderate", kind: "label", source: "researcher:" + l.labeler });
+      }
+      drawGrid(days, items, di ? di.entries : [], ls ? ls.signal_losses : []);
+      weekly(days, items);
+      diaryTable(di ? di.entries : []);
+      $("print-meta").textContent = "Period " + SW.fmtDate(days[0]) + " to " + SW.fmtDate(endDay) + " (" + tz + "), " +
+        items.filter((x) => !x.falseAlarm).length + " episodes. Printed " + new Date().toLocaleString() + ".";
+      $("grid").dataset.ready = "1";
+      $("grid").dataset.items = String(items.length);
+    } catch (e) { SW.status(e.message, true); }
+  }
+
+  function drawGrid(days, items, diary, losses) {
+    const svg = $("grid");
+    svg.textContent = "";
+    const width = LEFT + 24 * HOURW + RIGHT, height = TOP + days.length * ROW + 4;
+    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    svg.setAttribute("width", width); svg.setAttribute("height", height);
+    for (let h = 0; h <= 24; h += 3) svg.appendChild(el("text", { x: LEFT + h * HOURW - 6, y: 14 }, String(h).padStart(2, "0")));
+    svg.appendChild(el("text", { x: LEFT + 24 * HOURW + 16, y: 14 }, "n"));
+    days.forEach((d, i) => {
+      const y = TOP + i * ROW;
+      const d0 = d.getTime(), d1 = new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1).getTime();
+      const xOf = (ms) => LEFT + ((ms - d0) / (d1 - d0)) * 24 * HOURW;
+      const wk = d.getDay() === 0 || d.getDay() === 6;
+      svg.appendChild(el("rect", { class: "dayrow" + (wk ? " weekend" : ""), x: LEFT, y, width: 24 * HOURW, height: ROW }));
+      for (let h = 1; h < 24; h++) svg.appendChild(el("line", { class: "hour", x1: LEFT + h * HOURW, x2: LEFT + h * HOURW, y1: y + 1, y2: y + ROW - 1 }));
+      const label = d.toLocaleDateString(undefined, { weekday: "short" }) + " " + SW.fmtDate(d).slice(5);
+      svg.appendChild(el("text", { x: 4, y: y + 15 }, label));
+      for (const s of losses) {
+        const a = Math.max(SW.toMs(s.start_ns), d0), b = Math.min(SW.toMs(s.end_ns), d1);
+        if (b <= a) continue;
+        svg.appendChild(el("rect", { x: xOf(a), y: y + 1, width: Math.max(1, xOf(b) - xOf(a)), height: ROW - 2, fill: "#adb5bd", "fill-opacity": ".35" }));
+      }
+      let count = 0;
+      for (const e of items) {
+        const s = SW.toMs(e.start_ns), t = SW.toMs(e.end_ns);
+        if (s >= d1 || t < d0) continue;
+        if (s >= d0 && !e.falseAlarm) count++;
+        const a = Math.max(s, d0), b = Math.min(t, d1);
+        const hgt = (ROW - 4) * (SEV_H[e.severity] || 0.5);
+        const r = el("rect", {
+          class: "ep" + (e.kind === "label" ? " label" : ""), x: xOf(a), y: y + 2 + (ROW - 4 - hgt),
+          width: Math.max(3, xOf(b) - xOf(a)), height: hgt,
+          fill: e.falseAlarm ? "#ced4da" : SW.COLORS[e.type] || "#888", "fill-opacity": SEV_A[e.severity] || 0.7,
+          "data-id": e.id, "data-kind": e.kind, "data-type": e.type,
+        });
+        r.appendChild(el("title", {}, (e.kind === "label" ? "label: " : "") + e.type + ", " + e.severity + ", " +
+          SW.fmtTime(s) + ", " + SW.fmtDur((t - s) / 1000) + (e.falseAlarm ? " (false alarm)" : "") + " [" + e.source + "]"));
+        svg.appendChild(r);
+      }
+      for (const de of diary) {
+        const t = SW.toMs(de.t_ns);
+        if (t < d0 || t >= d1) continue;
+        const x = xOf(t);
+        const m = el("path", { class: "diary", d: "M" + x + " " + (y + 1) + " l4 5 l-4 5 l-4 -5 z", "data-id": de.id });
+        m.appendChild(el("title", {}, SW.fmtTime(t) + " " + de.kind + ": " + de.text + (de.dose ? " " + de.dose : "")));
+        svg.appendChild(m);
+      }
+      const n = count;
+      svg.appendChild(el("text", { class: "count", x: LEFT + 24 * HOURW + 8, y: y + 15 }, String(n)));
+    });
+  }
+
+  function weekly(days, items) {
+    const weeks = new Map();
+    for (const d of days) weeks.set(isoWeek(d), { n: 0, dur: 0, severe: 0, byType: {} });
+    for (const e of items) {
+      if (e.falseAlarm) continue;
+      const w = weeks.get(isoWeek(new Date(SW.toMs(e.start_ns))));
+      if (!w) continue;
+      w.n++; w.dur += (e.end_ns - e.start_ns) / 1e9;
+      if (e.severity === "severe") w.severe++;
+      w.byType[e.type] = (w.byType[e.type] || 0) + 1;
+    }
+    const thead = $("weekly").tHead, tbody = $("weekly").tBodies[0];
+    thead.innerHTML = "<tr><th>Week</th><th class=num>Episodes</th>" + SW.TYPES.map((t) => "<th class=num>" + t + "</th>").join("") + "<th class=num>Severe</th><th class=num>Total time</th></tr>";
+    tbody.textContent = "";
+    for (const [wk, w] of weeks) {
+      const tr = document.createElement("tr");
+      const cells = [wk, w.n, ...SW.TYPES.map((t) => w.byType[t] || 0), w.severe, SW.fmtDur(w.dur)];
+      cells.forEach((c, i) => { const td = document.createElement("td"); td.textContent = String(c); if (i) td.className = "num"; tr.appendChild(td); });
+      tbody.appendChild(tr);
+    }
+  }
+
+  function diaryTable(entries) {
+    const tbody = $("diary").tBodies[0];
+    tbody.textContent = "";
+    if (!entries.length) { tbody.innerHTML = '<tr><td colspan="4" class="muted">no diary entries in this period</td></tr>'; return; }
+    for (const de of entries) {
+      const tr = document.createElement("tr");
+      const t = new Date(SW.toMs(de.t_ns));
+      for (const c of [SW.fmtDate(t) + " " + SW.fmtTime(t.getTime()), de.kind, de.text, de.dose || ""]) {
+        const td = document.createElement("td"); td.textContent = c; tr.appendChild(td);
+      }
+      tbody.appendChild(tr);
+    }
+  }
+
+  $("days").addEventListener("change", load);
+  $("end-day").addEventListener("change", load);
+  $("show-fa").addEventListener("change", load);
+  $("print").addEventListener("click", () => window.print());
+  const exportRange = () => {
+    const endDay = $("end-day").value ? new Date($("end-day").value + "T00:00") : dayStart(new Date());
+    const n = Number($("days").value);
+    return { start: SW.msToNs(new Date(endDay.getFullYear(), endDay.getMonth(), endDay.getDate() - n + 1).getTime()),
+      end: SW.msToNs(new Date(endDay.getFullYear(), endDay.getMonth(), endDay.getDate() + 1).getTime()) };
+  };
+  $("csv").addEventListener("click", () => SW.download("/api/export/episodes.csv" + SW.qs(exportRange()), "episodes.csv").catch((e) => SW.status(e.message, true)));
+  $("fhir").addEventListener("click", () => SW.download("/api/export/fhir" + SW.qs(exportRange()), "episodes.fhir.json").catch((e) => SW.status(e.message, true)));
+  legend();
+  const q = new URLSearchParams(location.search);
+  if (q.get("end")) $("end-day").value = q.get("end");
+  if (q.get("days")) $("days").value = q.get("days");
+  SW.ready.then((me) => { if (me) load(); });
+})();

@@ -1,0 +1,138 @@
+"""The pages in a real headless chromium against the real server."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def _wait(pred, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_label_on_viewer_then_find_it_on_timeline(server, page, screenshots):
+    page.goto(f"{server.url}/recordings/{server.recording_id}?token={server.tokens['researcher']}")
+    assert "token=" not in page.url  # taken once, kept in sessionStorage
+    page.wait_for_selector("canvas[data-ready='1']")
+    page.wait_for_selector("#episodes li[data-id]")
+    box = page.locator("#canvas").bounding_box()
+    y = box["y"] + box["height"] * 0.6
+    # the recording is 120 s wide: drag from 70 % to 80 % of the width (84 s to 96 s)
+    page.mouse.move(box["x"] + box["width"] * 0.70, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.75, y, steps=4)
+    page.mouse.move(box["x"] + box["width"] * 0.80, y, steps=4)
+    page.mouse.up()
+    page.wait_for_selector("#labels li[data-id]")
+    labels = _wait(lambda: server.store.labels(recording_id=server.recording_id), what="label")
+    assert len(labels) == 1 and labels[0].type == "tonic"
+    T0, S = server.data.T0, server.data.S
+    assert abs(labels[0].start_ns - (T0 + 84 * S)) < 2 * S
+    assert abs(labels[0].end_ns - (T0 + 96 * S)) < 2 * S
+    page.keyboard.press("c")  # selected label -> clonic
+    _wait(lambda: server.store.get_label(labels[0].id).type == "clonic", what="type change")
+    # zoom with the wheel and pan with keys: the viewer asks for a narrower window
+    before = page.evaluate("SWRec.t1 - SWRec.t0")
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.wheel(0, -300)
+    page.keyboard.press("ArrowRight")
+    _wait(lambda: page.evaluate("SWRec.t1 - SWRec.t0") < before * 0.9, what="zoom")
+    # mark the automatic episode as a false alarm via its list entry and the f key
+    page.click(f"#episodes li[data-id='{server.episode_ids[0]}']")
+    page.keyboard.press("f")
+    _wait(
+        lambda: any(
+            x.is_false_alarm for x in server.store.labels(episode_id=server.episode_ids[0])
+        ),
+        what="false alarm",
+    )
+    page.keyboard.press("0")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(screenshots / "recording.png"), full_page=True)
+
+    page.goto(f"{server.url}/timeline?token={server.tokens['clinician']}&end=2026-03-03&days=7")
+    page.wait_for_selector("#grid[data-ready='1']")
+    rect = page.locator(f"#grid rect[data-id='{labels[0].id}']")
+    assert rect.count() == 1 and rect.get_attribute("data-type") == "clonic"
+    assert page.locator(f"#grid rect[data-id='{server.episode_ids[1]}']").count() == 1
+    # the false alarm is hidden unless asked for
+    assert page.locator(f"#grid rect[data-id='{server.episode_ids[0]}']").count() == 0
+    assert page.locator("#grid path.diary").count() == 1
+    assert "baclofen" in page.inner_text("#diary")
+    weekly = page.inner_text("#weekly")
+    assert "2026-W10" in weekly
+    page.screenshot(path=str(screenshots / "timeline.png"), full_page=True)
+    page.emulate_media(media="print")
+    assert not page.locator("#print").is_visible()  # controls hidden in the printed report
+    assert page.locator(".print-only").first.is_visible()
+    page.screenshot(path=str(screenshots / "timeline-print.png"), full_page=True)
+    assert page.js_errors == []
+
+
+def test_breathing_prompt_followed_to_done(server, page, screenshots):
+    from spasmwatch.episodes._types import new_id
+    from spasmwatch.store import Prompt
+
+    page.goto(f"{server.url}/live?token={server.tokens['wearer']}")
+    page.wait_for_selector("#conn.on")
+    _wait(lambda: server.bus.n_subscribers >= 1, what="live subscriber")
+    T0 = server.data.T0
+    prompt = Prompt(new_id(), T0 + 40 * 10**9, "episode_onset", "paced-breathing")
+    server.store.add_prompt(prompt)
+    bus = server.bus
+    bus.publish_threadsafe(
+        {"type": "device_status", "device": "myo", "state": "connected", "battery_pct": 81}
+    )
+    bus.publish_threadsafe({"type": "detection", "activity": 0.72})
+    ep = server.store.get_episode(server.episode_ids[0]).to_dict()
+    bus.publish_threadsafe({"type": "episode", "episode": ep})
+    bus.publish_threadsafe(
+        {
+            "type": "prompt",
+            "prompt_id": prompt.id,
+            "exercise_id": "paced-breathing",
+            "inhale_s": 4,
+            "exhale_s": 6,
+            "reason": "episode_onset",
+        }
+    )
+    page.wait_for_selector("#guide:not([hidden])")
+    assert page.inner_text("#pacing") == "4 s in, 6 s out"
+    r0 = float(page.get_attribute("#pace", "r"))
+    page.wait_for_timeout(1500)
+    r1 = float(page.get_attribute("#pace", "r"))
+    assert r1 > r0  # breathing in: the circle grows
+    assert page.inner_text("#phase") == "Breathe in"
+    assert "myo: connected" in page.inner_text("#devices")
+    assert page.get_attribute("#meter", "aria-valuenow") == "72"
+    page.screenshot(path=str(screenshots / "live.png"), full_page=True)
+    page.click("#done")
+    _wait(lambda: server.store.get_prompt(prompt.id).outcome == "done", what="outcome")
+    assert page.locator("#guide").is_hidden()
+    # on demand: a new prompt is created and can be dismissed
+    page.click("#start-guide")
+    page.wait_for_selector("#guide:not([hidden])")
+    pid = page.get_attribute("#guide", "data-prompt-id")
+    assert pid and server.store.get_prompt(pid).reason == "on_demand"
+    page.click("#dismiss")
+    _wait(lambda: server.store.get_prompt(pid).outcome == "dismissed", what="dismissed")
+    assert page.js_errors == []
+
+
+def test_pages_load_without_errors_and_reject_bad_token(server, page):
+    for path in ("/", "/recordings"):
+        page.goto(f"{server.url}{path}?token={server.tokens['clinician']}")
+        page.wait_for_selector("#who:has-text('clinician')")
+    page.wait_for_selector("#list a")
+    page.goto(f"{server.url}/timeline?token=sw_wrong")
+    page.wait_for_selector("#token-form.show")
+    assert page.js_errors == []
