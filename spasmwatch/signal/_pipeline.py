@@ -1,0 +1,330 @@
+"""The whole signal stage: conditioning, windows, features and alignment of EMG and ACC.
+
+:class:`SignalPipeline` is configured from stream specs and turns :class:`SampleBlock` s into
+:class:`FeatureFrame` s on the common hop grid. ``extract`` is the batch form: it runs the same
+code on one block per stream and flushes, so streaming and batch give the same frames (the
+tests check it with random chunking).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from spasmwatch.core import SampleBlock, StreamSpec
+from spasmwatch.errors import ConfigError, SignalError
+from spasmwatch.signal._align import AlignedBatch, Aligner
+from spasmwatch.signal._features import AccFeatures, EmgFeatures, FeatureSet
+from spasmwatch.signal._filters import AccConditioner, SosFilter, design_emg
+from spasmwatch.signal._windowing import Windower
+
+__all__ = [
+    "ACC_UNIT_SCALE",
+    "DEFAULT_HOP_S",
+    "DEFAULT_WINDOW_S",
+    "FeatureFrame",
+    "SignalPipeline",
+]
+
+DEFAULT_WINDOW_S = 2.0
+DEFAULT_HOP_S = 0.25
+#: Factors that bring accelerometer units to g. Other units pass unscaled (amplitude features
+#: are normalised per wearer anyway; the shape features do not depend on scale).
+ACC_UNIT_SCALE = {
+    "g": 1.0,
+    "mg": 1e-3,
+    "mG": 1e-3,
+    "m/s^2": 1.0 / 9.80665,
+    "m/s2": 1.0 / 9.80665,
+    "m/s²": 1.0 / 9.80665,
+}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FeatureFrame:
+    """The feature vector for one grid time.
+
+    Parameters
+    ----------
+    t_end_ns : int
+        Grid time (UTC ns); every stream's window ends at or just before it.
+    values : numpy.ndarray
+        float32 ``(n_features,)``; NaN for a missing stream or a window with a gap.
+    names : tuple of str
+        Feature names (:attr:`FeatureSet.names`).
+    has_gap : bool
+        Some stream's window overlaps a gap.
+    missing : tuple of str
+        Stream kinds with no window at this time (warm-up, gap, stale device).
+    """
+
+    t_end_ns: int
+    values: np.ndarray
+    names: tuple[str, ...]
+    has_gap: bool = False
+    missing: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Every stream present and no gap: all values are finite."""
+        return not self.has_gap and not self.missing
+
+
+class _Stream:
+    def __init__(
+        self, spec: StreamSpec, window_s: float, hop_s: float, origin_ns: int, mains_hz: float
+    ) -> None:
+        self.spec = spec
+        if spec.kind == "emg":
+            self.cond = SosFilter(design_emg(spec.rate_hz, mains_hz))
+            self.feat: EmgFeatures | AccFeatures = EmgFeatures(spec.rate_hz, spec.n_channels)
+            self.scale = 1.0
+            width = spec.n_channels
+        else:
+            if spec.n_channels != 3:
+                raise ConfigError(
+                    f"accelerometer stream {spec.key} must have 3 axes (got {spec.channels})"
+                )
+            self.cond = AccConditioner(spec.rate_hz)
+            self.feat = AccFeatures(spec.rate_hz)
+            self.scale = ACC_UNIT_SCALE.get(spec.units, 1.0)
+            width = 9
+        self.win = Windower(
+            spec.rate_hz, width, window_s, hop_s, origin_ns=origin_ns, dtype=np.float32
+        )
+        self.next_index: int | None = None
+
+    def reset(self) -> None:
+        self.cond.reset()
+        self.feat.reset()
+        self.win.reset()
+        self.next_index = None
+
+    def process(self, block: SampleBlock) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if block.n_samples == 0:
+            return np.zeros(0, np.int64), np.zeros((0, 0)), np.zeros(0, bool)
+        broke = self.next_index is not None and (
+            bool(block.gaps) or block.first_index != self.next_index
+        )
+        if broke:
+            self.cond.reset()  # restart in steady state: never filter across a gap
+        x = block.data if self.scale == 1.0 else block.data * np.float32(self.scale)
+        y = self.cond.update(x)
+        self.next_index = block.end_index
+        step = self.win.max_chunk  # bounds the memory of the stacked windows
+        grids, feats, gaps = [], [], []
+        for a in range(0, block.n_samples, step):
+            wb = self.win.update(
+                y[a : a + step],
+                block.t_ns[a : a + step],
+                block.first_index + a,
+                discontinuity=bool(block.gaps) and a == 0,
+            )
+            if len(wb):
+                grids.append(wb.grid_ns)
+                feats.append(self.feat.update(wb.data, wb.has_gap))
+                gaps.append(wb.has_gap)
+        if not grids:
+            return np.zeros(0, np.int64), np.zeros((0, 0)), np.zeros(0, bool)
+        return np.concatenate(grids), np.concatenate(feats), np.concatenate(gaps)
+
+    def flush(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        wb = self.win.flush()
+        return wb.grid_ns, self.feat.update(wb.data, wb.has_gap), wb.has_gap
+
+
+class SignalPipeline:
+    """Streaming feature extraction for EMG and/or accelerometer streams.
+
+    Parameters
+    ----------
+    specs : sequence of StreamSpec
+        At most one ``emg`` and one ``acc`` stream. EMG needs a rate of at least ~100 Hz,
+        ACC at least ~20 Hz and 3 axes.
+    window_s : float
+        Window length (s), default 2.0.
+    hop_s : float
+        Grid step between frames (s), default 0.25.
+    mains_hz : float
+        Powerline frequency for the EMG notch (50 or 60 Hz).
+    origin_ns : int
+        Grid anchor (UTC ns), default 0 (Unix epoch).
+    stale_timeout_s : float or None
+        A stream lagging the newest one by this much (s) is declared stale and no longer
+        holds frames back; ``None`` waits forever.
+
+    Notes
+    -----
+    ``update(block)`` ignores blocks of streams it was not configured with (gyro, ECG...).
+    After a gap (``block.gaps`` or a jump of ``first_index``) the stream's filters restart in
+    steady state and windows overlapping the gap are flagged (their features are NaN).
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[StreamSpec],
+        *,
+        window_s: float = DEFAULT_WINDOW_S,
+        hop_s: float = DEFAULT_HOP_S,
+        mains_hz: float = 50.0,
+        origin_ns: int = 0,
+        stale_timeout_s: float | None = 5.0,
+    ) -> None:
+        specs = list(specs)
+        kinds = [s.kind for s in specs]
+        bad = [s.key for s in specs if s.kind not in ("emg", "acc")]
+        if bad or not specs or len(set(kinds)) != len(kinds):
+            raise ConfigError(
+                "SignalPipeline needs one emg and/or one acc StreamSpec "
+                f"(got {[s.key for s in specs]}); pass other streams elsewhere"
+            )
+        if not (window_s > 0 and hop_s > 0 and hop_s <= window_s):
+            raise ConfigError(
+                f"window_s and hop_s must be > 0 with hop_s <= window_s (got {window_s}, {hop_s})"
+            )
+        self.feature_set = FeatureSet(tuple(kinds))
+        order = {k: i for i, k in enumerate(self.feature_set.kinds)}
+        self.specs = tuple(sorted(specs, key=lambda s: order[s.kind]))
+        self.window_s = float(window_s)
+        self.hop_s = float(hop_s)
+        self.mains_hz = mains_hz
+        self.origin_ns = int(origin_ns)
+        self.stale_timeout_s = stale_timeout_s
+        self._streams = [_Stream(s, window_s, hop_s, self.origin_ns, mains_hz) for s in self.specs]
+        self._by_key = {s.key: i for i, s in enumerate(self.specs)}
+        self._aligner = Aligner(
+            tuple(
+                len(self.feature_set.names[self.feature_set.slice_of(s.kind)]) for s in self.specs
+            ),
+            hop_s,
+            stale_timeout_s,
+        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Feature names in vector order."""
+        return self.feature_set.names
+
+    def reset(self) -> None:
+        """Forget all state; the next blocks start new streams."""
+        for st in self._streams:
+            st.reset()
+        self._aligner.reset()
+
+    def _push(self, i: int, out: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        st = self._streams[i]
+        self._aligner.push(
+            i, out[0], out[1], out[2], next_grid_ns=st.win.next_grid_ns, last_t_ns=st.win.last_t_ns
+        )
+
+    def update_batch(self, block: SampleBlock) -> AlignedBatch:
+        """Like :meth:`update`, returning the frames as arrays (faster for many frames)."""
+        i = self._by_key.get(block.spec.key)
+        if i is None:
+            return AlignedBatch.concat([], len(self.names), len(self.specs))
+        spec = self.specs[i]
+        if block.spec.rate_hz != spec.rate_hz or block.spec.channels != spec.channels:
+            raise SignalError(
+                f"block of {spec.key} has rate {block.spec.rate_hz:g} Hz and channels "
+                f"{block.spec.channels}; the pipeline was configured for {spec.rate_hz:g} Hz and "
+                f"{spec.channels}. Build a new SignalPipeline for the new stream settings"
+            )
+        self._push(i, self._streams[i].process(block))
+        return self._aligner.pop()
+
+    def _frames(self, batch: AlignedBatch) -> list[FeatureFrame]:
+        names = self.names
+        kinds = [s.kind for s in self.specs]
+        vals = batch.values.astype(np.float32)
+        out = []
+        for j in range(len(batch)):
+            miss = tuple(k for k, m in zip(kinds, batch.missing[j]) if m)
+            out.append(
+                FeatureFrame(int(batch.t_end_ns[j]), vals[j], names, bool(batch.has_gap[j]), miss)
+            )
+        return out
+
+    def update(self, block: SampleBlock) -> list[FeatureFrame]:
+        """Take the next block of any configured stream; return the frames now complete.
+
+        Parameters
+        ----------
+        block : SampleBlock
+            Next block of one stream (float32 ``(n_samples, n_channels)``).
+
+        Returns
+        -------
+        list of FeatureFrame
+            In time order; possibly empty.
+        """
+        return self._frames(self.update_batch(block))
+
+    def flush_batch(self) -> AlignedBatch:
+        """End of input: resolve the last windows of every stream and emit what remains."""
+        for i, st in enumerate(self._streams):
+            self._push(i, st.flush())
+        return self._aligner.pop(final=True)
+
+    def flush(self) -> list[FeatureFrame]:
+        """End of input as a list of frames (see :meth:`flush_batch`)."""
+        return self._frames(self.flush_batch())
+
+    def _fresh(self, stale_timeout_s: float | None) -> SignalPipeline:
+        return SignalPipeline(
+            self.specs,
+            window_s=self.window_s,
+            hop_s=self.hop_s,
+            mains_hz=self.mains_hz,
+            origin_ns=self.origin_ns,
+            stale_timeout_s=stale_timeout_s,
+        )
+
+    def extract(
+        self, streams: Mapping[str, SampleBlock | tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Batch form: features of whole recordings (does not touch this object's state).
+
+        Parameters
+        ----------
+        streams : mapping
+            Per stream kind (``"emg"``, ``"acc"``) or stream key: a :class:`SampleBlock`, or
+            ``(t_ns, data)`` with int64 ``(n_samples,)`` times and ``(n_samples, n_channels)``
+            samples (taken as gap-free, ``first_index`` 0).
+
+        Returns
+        -------
+        t_end_ns : numpy.ndarray
+            int64 ``(n_frames,)``.
+        X : numpy.ndarray
+            float32 ``(n_frames, n_features)``.
+        flags : dict of numpy.ndarray
+            ``"has_gap"`` bool ``(n_frames,)`` and ``"missing.<kind>"`` bool ``(n_frames,)``
+            for each stream kind.
+        """
+        known = {k for s in self.specs for k in (s.kind, s.key)}
+        unknown = sorted(set(streams) - known)
+        if unknown:
+            raise ConfigError(
+                f"extract() got streams {unknown} that this pipeline does not have "
+                f"(configured: {[s.key for s in self.specs]})"
+            )
+        pipe = self._fresh(None)
+        parts = []
+        for spec in self.specs:
+            item = streams.get(spec.kind, streams.get(spec.key))
+            if item is None:
+                continue
+            if isinstance(item, SampleBlock):
+                block = item
+            else:
+                t, x = item
+                block = SampleBlock(spec, np.asarray(t, np.int64), np.asarray(x, np.float32))
+            parts.append(pipe.update_batch(block))
+        parts.append(pipe.flush_batch())
+        b = AlignedBatch.concat(parts, len(self.names), len(self.specs))
+        flags = {"has_gap": b.has_gap}
+        for i, spec in enumerate(self.specs):
+            flags[f"missing.{spec.kind}"] = b.missing[:, i]
+        return b.t_end_ns, b.values.astype(np.float32), flags
