@@ -102,6 +102,8 @@ class Aligner:
         self.offsets = np.concatenate([[0], np.cumsum(self.n_features)]).astype(int)
         self.hop_ns = round(hop_s * 1e9)
         self.stale_ns = None if stale_timeout_s is None else round(stale_timeout_s * 1e9)
+        # returned by every pop() without frames (zero-size arrays: nothing can be written)
+        self._empty = AlignedBatch.concat([], int(self.offsets[-1]), self.n_streams)
         self.reset()
 
     @property
@@ -179,10 +181,16 @@ class Aligner:
     def pop(self, *, final: bool = False) -> AlignedBatch:
         """Emit every frame that is ready (``final=True``: all that remain)."""
         upper = self._limit(final)
-        n_total = int(self.offsets[-1])
-        empty = AlignedBatch.concat([], n_total, self.n_streams)
+        empty = self._empty
         if upper == -np.inf:
             return empty
+        if not any(s.grid for s in self._s):  # nothing pending (most live calls)
+            if np.isfinite(upper):
+                self._emitted = (
+                    int(upper) if self._emitted is None else max(self._emitted, int(upper))
+                )
+            return empty
+        n_total = int(self.offsets[-1])
         lower = -np.inf if self._emitted is None else self._emitted
         taken: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for s in self._s:

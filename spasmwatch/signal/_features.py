@@ -42,6 +42,8 @@ get NaN features.
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,23 +174,97 @@ def _hann(n: int) -> np.ndarray:
     return np.hanning(n + 2)[1:-1] if n > 1 else np.ones(n)
 
 
-def _envelope_blocks(x: np.ndarray, rate_hz: float) -> tuple[np.ndarray, float]:
-    """Rectified signal averaged in ~25 ms blocks: ``(k, n_blocks, c)`` and its rate (Hz)."""
+def _mask_slice(mask: np.ndarray) -> slice:
+    """The contiguous run of True in ``mask`` (a frequency band on a sorted axis) as a slice."""
+    idx = np.flatnonzero(mask)
+    return slice(int(idx[0]), int(idx[-1]) + 1) if idx.size else slice(0, 0)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _EmgPlan:
+    """Everything about the EMG features that depends only on (window length, rate)."""
+
+    n: int
+    dur: float
+    hann32: np.ndarray
+    hann64: np.ndarray
+    band: slice  # EMG-band bins of the window spectrum
+    fb: np.ndarray  # their frequencies (Hz)
+    fb32: np.ndarray
+    block: int  # envelope block (samples)
+    nb: int  # envelope blocks per window
+    env_hann: np.ndarray
+    env_num: slice  # clonus-band bins of the envelope spectrum
+    env_den: slice  # 1-20 Hz bins
+    nr: int  # samples of RMS_REC
+
+
+@functools.lru_cache(maxsize=64)
+def _emg_plan(n: int, rate_hz: float) -> _EmgPlan:
+    lo, hi = emg_band(rate_hz)
+    f = np.fft.rfftfreq(n, 1.0 / rate_hz)
+    band = _mask_slice((f >= lo) & (f <= hi))
     block = max(1, round(ENVELOPE_BLOCK_S * rate_hz))
-    n = x.shape[1]
     nb = n // block
-    tail = x[:, n - nb * block :, :]
-    env = np.abs(tail).reshape(x.shape[0], nb, block, x.shape[2]).mean(axis=2)
-    return env, rate_hz / block
+    env_rate = rate_hz / block
+    ef = np.fft.rfftfreq(nb, 1.0 / env_rate)
+    num, den = CLONUS_BAND_HZ, (1.0, min(20.0, env_rate / 2))
+    hann = _hann(n)
+    env_num = _mask_slice((ef >= num[0]) & (ef <= num[1]))
+    env_den = _mask_slice((ef >= den[0]) & (ef <= den[1]))
+    plan = _EmgPlan(
+        n=n,
+        dur=n / rate_hz,
+        hann32=hann.astype(np.float32),
+        hann64=hann,
+        band=band,
+        fb=f[band],
+        fb32=f[band].astype(np.float32),
+        block=block,
+        nb=nb,
+        env_hann=_hann(nb),
+        env_num=env_num,
+        env_den=env_den,
+        nr=max(2, min(n, round(RECENT_S * rate_hz))),
+    )
+    for a in (plan.hann32, plan.hann64, plan.fb, plan.fb32, plan.env_hann):
+        a.flags.writeable = False
+    return plan
 
 
-def _band_share(
-    p: np.ndarray, f: np.ndarray, num: tuple[float, float], den: tuple[float, float]
-) -> np.ndarray:
-    """``sum p[num band] / sum p[den band]`` along axis 1 of ``(k, n_freq, ...)``."""
-    m_num = (f >= num[0]) & (f <= num[1])
-    m_den = (f >= den[0]) & (f <= den[1])
-    return _safe_div(p[:, m_num].sum(axis=1), p[:, m_den].sum(axis=1))
+def _emg_spectrum(w: np.ndarray, plan: _EmgPlan) -> tuple[np.ndarray, np.ndarray]:
+    """MNF and MDF (Hz) of windows ``(..., n)`` (float32 or float64, samples on the last axis).
+
+    The Hann periodogram is computed in the windows' dtype, as the cumulative sum that
+    locates the median frequency.
+    """
+    hann = plan.hann32 if w.dtype == np.float32 else plan.hann64
+    spec = sfft.rfft(w * hann, axis=-1)[..., plan.band]
+    pb = spec.real**2 + spec.imag**2
+    cs = np.cumsum(pb, axis=-1)
+    tot = cs[..., -1].astype(np.float64)
+    fb = plan.fb32 if pb.dtype == np.float32 else plan.fb
+    mnf = _safe_div((pb @ fb).astype(np.float64), tot)
+    mdf = np.where(tot > 0, plan.fb[np.argmax(cs >= 0.5 * cs[..., -1:], axis=-1)], 0.0)
+    return mnf, mdf
+
+
+def _emg_envelope(env: np.ndarray, plan: _EmgPlan) -> tuple[np.ndarray, np.ndarray]:
+    """RHY ``(k, c)`` and COACT ``(k,)`` from block envelopes ``(k, c, nb)`` (float64)."""
+    env_c = env - env.mean(axis=2, keepdims=True)
+    es = sfft.rfft(env_c * plan.env_hann, axis=2)
+    espec = es.real**2 + es.imag**2
+    rhy = _safe_div(espec[:, :, plan.env_num].sum(axis=2), espec[:, :, plan.env_den].sum(axis=2))
+    k, c = env.shape[:2]
+    if c > 1:
+        cov = env_c @ env_c.transpose(0, 2, 1)  # (k, c, c), small products: no BLAS threads
+        sd = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0))
+        corr = _safe_div(cov, sd[:, :, None] * sd[:, None, :])
+        iu = np.triu_indices(c, 1)
+        coact = corr[:, iu[0], iu[1]].mean(axis=1)
+    else:
+        coact = np.zeros(k)
+    return rhy, coact
 
 
 def emg_window_features(
@@ -212,12 +288,20 @@ def emg_window_features(
         ``(k, n_channels, 10)`` float64: every :data:`EMG_FEATURES` entry except COACT.
     aggregated : numpy.ndarray
         ``(k, 11)`` float64: the channel mean of ``per_channel`` plus COACT.
+
+    Notes
+    -----
+    This is the reference form, one window at a time along the stacking axis. The streaming
+    pipeline computes the same features from prefix sums over the stream (each sample enters
+    the time-domain sums once instead of once per overlapping window); a test checks that
+    both agree.
     """
     x = np.asarray(x)
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
     k, n, c = x.shape
-    dur = n / rate_hz
+    plan = _emg_plan(n, float(rate_hz))
+    dur = plan.dur
     # (k, c, n) with samples on the fast axis: every reduction below runs along it
     xt = x.transpose(0, 2, 1)
     if xt.strides[2] != xt.itemsize:
@@ -238,39 +322,30 @@ def emg_window_features(
         np.einsum(ein, mid, mid).astype(np.float64)
         - np.einsum(ein, xt[:, :, :-2], xt[:, :, 2:]).astype(np.float64)
     ) / (n - 2)
-    lo, hi = emg_band(rate_hz)
-    f = np.fft.rfftfreq(n, 1.0 / rate_hz)
-    band = (f >= lo) & (f <= hi)
-    spec = sfft.rfft(xt * _hann(n).astype(xt.dtype), axis=2)[:, :, band]
-    pb = spec.real**2 + spec.imag**2
-    fb = f[band]
-    cs = np.cumsum(pb, axis=2)
-    tot = cs[:, :, -1].astype(np.float64)
-    mnf = _safe_div((pb @ fb.astype(pb.dtype)).astype(np.float64), tot)
-    mdf = np.where(tot > 0, fb[np.argmax(cs >= 0.5 * cs[:, :, -1:], axis=2)], 0.0)
-    block = max(1, round(ENVELOPE_BLOCK_S * rate_hz))
-    nb = n // block
+    mnf, mdf = _emg_spectrum(xt, plan)
+    block, nb = plan.block, plan.nb
     w = np.full(block, 1.0 / block, dtype=ax.dtype)
     env = (ax[:, :, n - nb * block :].reshape(k, c, nb, block) @ w).astype(np.float64)
-    env_rate = rate_hz / block
-    env_c = env - env.mean(axis=2, keepdims=True)
-    espec = np.abs(sfft.rfft(env_c * _hann(nb), axis=2)) ** 2
-    ef = np.fft.rfftfreq(nb, 1.0 / env_rate)
-    rhy = _band_share(espec.transpose(0, 2, 1), ef, CLONUS_BAND_HZ, (1.0, min(20.0, env_rate / 2)))
-    nr = max(2, min(n, round(RECENT_S * rate_hz)))
+    rhy, coact = _emg_envelope(env, plan)
+    nr = plan.nr
     tail = xt[:, :, n - nr :]
     rms_rec = np.sqrt(np.einsum(ein, tail, tail).astype(np.float64) / nr)
     per = np.stack([rms, mav, wl, zc, ssc, tk, mnf, mdf, rhy, rms_rec], axis=2)
-    if c > 1:
-        sd = np.sqrt(np.einsum("kci,kci->kc", env_c, env_c))
-        cov = np.einsum("kai,kbi->kab", env_c, env_c)
-        corr = _safe_div(cov, sd[:, :, None] * sd[:, None, :])
-        iu = np.triu_indices(c, 1)
-        coact = corr[:, iu[0], iu[1]].mean(axis=1)
-    else:
-        coact = np.zeros(k)
     agg = np.concatenate([per.mean(axis=1), coact[:, None]], axis=1)
     return per, agg
+
+
+@functools.lru_cache(maxsize=64)
+def _acc_plan(n: int, rate_hz: float) -> tuple[np.ndarray, np.ndarray, slice, slice]:
+    """(Hann in float64, frequencies, 0.5 Hz-to-corner bins, clonus-band bins)."""
+    f = np.fft.rfftfreq(n, 1.0 / rate_hz)
+    fc = acc_lowpass_cutoff(rate_hz)
+    band = _mask_slice((f >= 0.5) & (f <= fc))
+    clonus = _mask_slice((f >= CLONUS_BAND_HZ[0]) & (f <= CLONUS_BAND_HZ[1]))
+    hann = _hann(n)
+    hann.flags.writeable = False
+    f.flags.writeable = False
+    return hann, f, band, clonus
 
 
 def acc_window_features(x: np.ndarray, rate_hz: float) -> np.ndarray:
@@ -292,22 +367,25 @@ def acc_window_features(x: np.ndarray, rate_hz: float) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
-    n = x.shape[1]
     xt = x.transpose(0, 2, 1)  # (k, 9, n): samples on the fast axis
     if xt.strides[2] != xt.itemsize:
         xt = np.ascontiguousarray(xt)
+    return _acc_features(xt, float(rate_hz))
+
+
+def _acc_features(xt: np.ndarray, rate_hz: float) -> np.ndarray:
+    """:func:`acc_window_features` of windows ``(k, 9, n)`` (samples on the last axis)."""
+    n = xt.shape[2]
+    hann, f, band, clonus = _acc_plan(n, rate_hz)
     dyn, jerk = xt[:, 0:3], xt[:, 6:9]
     mag = np.sqrt(np.einsum("kai,kai->ki", dyn, dyn)).astype(np.float64)
     magvar = mag.var(axis=1)
     jmean = np.sqrt(np.einsum("kai,kai->ki", jerk, jerk)).mean(axis=1, dtype=np.float64)
-    sp = sfft.rfft(dyn * _hann(n).astype(xt.dtype), axis=2)
+    sp = sfft.rfft(dyn * hann.astype(xt.dtype, copy=False), axis=2)
     spec = (sp.real**2 + sp.imag**2).sum(axis=1, dtype=np.float64)
-    f = np.fft.rfftfreq(n, 1.0 / rate_hz)
-    fc = acc_lowpass_cutoff(rate_hz)
-    band = (f >= 0.5) & (f <= fc)
     pb, fb = spec[:, band], f[band]
     tot = pb.sum(axis=1)
-    bpr = _band_share(spec, f, CLONUS_BAND_HZ, (0.5, fc))
+    bpr = _safe_div(spec[:, clonus].sum(axis=1), tot)
     domf = np.where(tot > 0, fb[np.argmax(pb, axis=1)], 0.0)
     p = _safe_div(pb, tot[:, None])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -321,6 +399,107 @@ def acc_window_features(x: np.ndarray, rate_hz: float) -> np.ndarray:
     orient = np.degrees(np.arccos(np.clip(cosang, -1.0, 1.0)))
     orient = np.where(cosang == 0, 0.0, orient)  # zero-length gravity: undefined -> 0
     return np.stack([magvar, jmean, bpr, domf, spen, orient], axis=1)
+
+
+def _windows(x: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+    """Windows ``x[:, s : s + n]`` for each start: ``(c, k, n)``, a strided view (no copy)
+    when the starts are evenly spaced (the usual case: one hop apart), else a copy."""
+    k = starts.shape[0]
+    step = int(starts[1] - starts[0]) if k > 1 else 1
+    if step > 0 and (k < 3 or (np.diff(starts) == step).all()):
+        base = x[:, int(starts[0]) :]
+        c_stride, s_stride = base.strides
+        return np.lib.stride_tricks.as_strided(
+            base, (x.shape[0], k, n), (c_stride, step * s_stride, s_stride), writeable=False
+        )
+    return x[:, starts[:, None] + np.arange(n)[None, :]]
+
+
+def _prefix(a: np.ndarray) -> np.ndarray:
+    """Prefix sums along the last axis with a leading 0: ``out[..., i] = a[..., :i].sum()``."""
+    out = np.zeros((*a.shape[:-1], a.shape[-1] + 1), dtype=np.float64)
+    np.cumsum(a, axis=-1, dtype=np.float64, out=out[..., 1:])
+    return out
+
+
+def _even_step(starts: np.ndarray) -> int:
+    """The spacing of evenly spaced ``starts`` (> 0), else 0."""
+    k = starts.shape[0]
+    if k < 2:
+        return 0
+    step = int(starts[1] - starts[0])
+    return step if step > 0 and (k == 2 or (np.diff(starts) == step).all()) else 0
+
+
+def _window_sums(v: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+    """float64 sums of ``v[:, s : s + n]`` for every start: ``(c, k)``.
+
+    Each sample is added once, not once per overlapping window: evenly spaced windows (one
+    hop apart, the usual case) are sums of a few block sums, with blocks of
+    ``gcd(spacing, n)`` samples; other spacings use prefix sums.
+    """
+    k = starts.shape[0]
+    c = v.shape[0]
+    s0 = int(starts[0])
+    if k == 1:
+        return v[:, s0 : s0 + n].sum(axis=1, dtype=np.float64)[:, None]
+    step = _even_step(starts)
+    g = math.gcd(step, n) if step else 0
+    if g >= 4:
+        nblk = (step * (k - 1) + n) // g
+        blocks = v[:, s0 : s0 + nblk * g].reshape(c, nblk, g).sum(axis=2, dtype=np.float64)
+        cb = np.zeros((c, nblk + 1))
+        np.cumsum(blocks, axis=1, out=cb[:, 1:])
+        i0 = np.arange(k) * (step // g)
+        return cb[:, i0 + n // g] - cb[:, i0]
+    cs = _prefix(v)
+    return cs[:, starts + n] - cs[:, starts]
+
+
+def _block_envelope(ax: np.ndarray, ends: np.ndarray, plan: _EmgPlan) -> np.ndarray:
+    """Mean of ``|x|`` in the ``nb`` blocks that end each window: ``(c, k, nb)`` float64."""
+    block, nb = plan.block, plan.nb
+    c = ax.shape[0]
+    first = ends + 1 - nb * block  # first sample of each window's first block
+    step = _even_step(first) if first.shape[0] > 1 else block
+    if step and step % block == 0:
+        a0 = int(first[0])
+        m = step * (first.shape[0] - 1) // block + nb
+        sums = ax[:, a0 : a0 + m * block].reshape(c, m, block).sum(axis=2, dtype=np.float64)
+        cs, ss = sums.strides
+        env = np.lib.stride_tricks.as_strided(
+            sums, (c, first.shape[0], nb), (cs, (step // block) * ss, ss), writeable=False
+        )
+        return env / block
+    cs_abs = _prefix(ax)
+    edges = first[:, None] + block * np.arange(nb + 1)[None, :]
+    return np.diff(cs_abs[:, edges], axis=2) / block
+
+
+def _count_at_least(
+    v: np.ndarray, thr: np.ndarray, starts: np.ndarray, n: int, skip: tuple[int, ...]
+) -> np.ndarray:
+    """Per window and channel: how many of ``v[c, s : s + n]`` are ``>= thr[c, j]``, leaving
+    out positions ``s + n - 1 - q`` for ``q`` in ``skip``.
+
+    ``v`` is ``(c, L)`` (zero-padded), ``thr`` ``(c, k)`` in ``v``'s dtype. Windows that share a
+    threshold (all of them once the noise floor has settled) are counted together.
+    """
+    k = starts.shape[0]
+    out = np.empty((v.shape[0], k))
+    if k == 1 or (thr == thr[:, :1]).all():
+        groups: list[tuple[np.ndarray, slice | np.ndarray]] = [(thr[:, 0], slice(None))]
+    else:
+        rows, inv = np.unique(thr.T, axis=0, return_inverse=True)
+        groups = [(rows[g], inv.reshape(-1) == g) for g in range(rows.shape[0])]
+    ends = starts + (n - 1)
+    for t, sel in groups:
+        hit = v >= t[:, None]
+        cnt = _window_sums(hit, starts[sel], n)
+        for q in skip:
+            cnt -= hit[:, ends[sel] - q]
+        out[:, sel] = cnt
+    return out
 
 
 class EmgFeatures:
@@ -357,14 +536,100 @@ class EmgFeatures:
             return np.zeros((0, len(EMG_FEATURES)))
         gap = np.zeros(k, dtype=bool) if has_gap is None else np.asarray(has_gap, dtype=bool)
         rms = np.sqrt(np.einsum("kic,kic->kc", x, x, dtype=np.float64) / x.shape[1])
+        thr = self._thresholds(rms, gap)
+        if gap.any():
+            x = np.where(gap[:, None, None], 0.0, x).astype(x.dtype)
+        _, agg = emg_window_features(x, self.rate_hz, thr)
+        agg[gap] = np.nan
+        return agg
+
+    def _thresholds(self, rms: np.ndarray, gap: np.ndarray) -> np.ndarray:
+        """ZC/SSC thresholds ``(k, c)`` from the windows' RMS; advances the noise floor."""
+        rms = rms.copy()
         rms[gap] = np.nan
         floors = np.fmin.accumulate(np.vstack([self._floor[None, :], rms]), axis=0)
         self._floor = floors[-1].copy()
         thr = ZC_THRESHOLD_FACTOR * floors[1:]
-        thr = np.where(np.isfinite(thr), thr, 0.0)
+        return np.where(np.isfinite(thr), thr, 0.0)
+
+    def _update_span(
+        self, span: np.ndarray, ends: np.ndarray, n: int, has_gap: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`update` for windows that lie in one stretch of the stream.
+
+        Parameters
+        ----------
+        span : numpy.ndarray
+            Channel-major samples ``(n_channels, n_span)``, float32 or float64, NaN where
+            missing (only inside windows flagged in ``has_gap``).
+        ends : numpy.ndarray
+            int ``(k,)`` positions in ``span`` of the windows' last samples (inclusive).
+        n : int
+            Window length (samples).
+        has_gap : numpy.ndarray
+            bool ``(k,)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(k, 11)`` like :meth:`update` on the stacked windows ``span[:, e - n + 1 : e + 1]``.
+
+        Notes
+        -----
+        The time-domain features (RMS, MAV, WL, ZC, SSC, TKEO, RMS_REC and the envelope) are
+        differences of prefix sums over the span, so a sample costs the same whatever the
+        overlap of the windows (8 windows per sample at the default 2 s / 0.25 s). The
+        per-sample terms are the same numbers the stacked form sums (float32 products for the
+        ZC/SSC tests, exact float64 squares and products otherwise), so the counts are equal
+        and the sums agree to rounding. Only the spectra use the stacked windows.
+        """
+        k = ends.shape[0]
+        if k == 0:
+            return np.zeros((0, len(EMG_FEATURES)))
+        plan = _emg_plan(n, self.rate_hz)
+        gap = np.asarray(has_gap, dtype=bool)
+        x = span if span.dtype in (np.float32, np.float64) else span.astype(np.float64)
         if gap.any():
-            x = np.where(gap[:, None, None], 0.0, x).astype(x.dtype)
-        _, agg = emg_window_features(x, self.rate_hz, thr)
+            x = np.where(np.isnan(x), x.dtype.type(0), x)
+        ends = np.asarray(ends, dtype=np.int64)
+        starts = ends - (n - 1)
+        x64 = x.astype(np.float64)
+        sq = x64 * x64
+        sumsq = _window_sums(sq, starts, n)  # (c, k)
+        rms = np.sqrt(np.maximum(sumsq, 0.0) / n)
+        thr = self._thresholds(rms.T, gap).T  # (c, k)
+        thr_x = thr.astype(x.dtype)
+        last = ends  # each window's last sample
+        ax = np.abs(x)
+        mav = _window_sums(ax, starts, n) / n
+        d = np.diff(x, axis=1)  # d[i] = x[i + 1] - x[i]: n - 1 of them per window
+        # per-pair and per-triple terms, zero-padded to L so that every window sums n of
+        # them; the ones past the window (at its last sample, or two) are subtracted
+        ad = np.zeros_like(x)
+        np.abs(d, out=ad[:, :-1])
+        wl = (_window_sums(ad, starts, n) - ad[:, last]) / plan.dur
+        # ZC: pairs (i, i + 1) with a sign change and |d[i]| >= thr
+        zs = np.full_like(x, -1)
+        np.copyto(zs[:, :-1], ad[:, :-1], where=x[:, :-1] * x[:, 1:] < 0)
+        zc = _count_at_least(zs, thr_x, starts, n, (0,)) / plan.dur
+        # SSC: d[i] * d[i + 1] <= -thr**2
+        ss = np.full_like(x, -1)
+        np.multiply(d[:, :-1], d[:, 1:], out=ss[:, :-2])
+        np.negative(ss[:, :-2], out=ss[:, :-2])
+        ssc = _count_at_least(ss, thr_x * thr_x, starts, n, (0, 1)) / plan.dur
+        psi = np.zeros_like(x64)  # TKEO x[i]**2 - x[i-1] x[i+1] stored at i - 1
+        np.multiply(x64[:, 1:-1], x64[:, 1:-1], out=psi[:, :-2])
+        psi[:, :-2] -= x64[:, :-2] * x64[:, 2:]
+        tk = (_window_sums(psi, starts, n) - psi[:, last] - psi[:, last - 1]) / (n - 2)
+        nr = plan.nr
+        rms_rec = np.sqrt(np.maximum(_window_sums(sq, last - (nr - 1), nr), 0.0) / nr)
+        env = _block_envelope(ax, ends, plan)  # (c, k, nb)
+        rhy, coact = _emg_envelope(env.transpose(1, 0, 2), plan)
+        mnf, mdf = _emg_spectrum(_windows(x, starts, n), plan)
+        per = np.stack(
+            [a.T for a in (rms, mav, wl, zc, ssc, tk, mnf, mdf)] + [rhy, rms_rec.T], axis=2
+        )
+        agg = np.concatenate([per.mean(axis=1), coact[:, None]], axis=1)
         agg[gap] = np.nan
         return agg
 
@@ -387,4 +652,21 @@ class AccFeatures:
         out = acc_window_features(np.nan_to_num(x), self.rate_hz)
         if has_gap is not None:
             out[np.asarray(has_gap, dtype=bool)] = np.nan
+        return out
+
+    def _update_span(
+        self, span: np.ndarray, ends: np.ndarray, n: int, has_gap: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`update` for windows in one stretch of the stream: ``span`` is channel-major
+        ``(9, n_span)``, ``ends`` the windows' last positions in it (see
+        :meth:`EmgFeatures._update_span`). The windows are strided views, not copies."""
+        k = ends.shape[0]
+        if k == 0:
+            return np.zeros((0, len(ACC_FEATURES)))
+        x = span.astype(np.float64)
+        np.nan_to_num(x, copy=False)
+        ends = np.asarray(ends, dtype=np.int64)
+        w = _windows(x, ends - (n - 1), n).transpose(1, 0, 2)  # (k, 9, n)
+        out = _acc_features(w, self.rate_hz)
+        out[np.asarray(has_gap, dtype=bool)] = np.nan
         return out

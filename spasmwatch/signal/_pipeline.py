@@ -18,7 +18,7 @@ from spasmwatch.errors import ConfigError, SignalError
 from spasmwatch.signal._align import AlignedBatch, Aligner
 from spasmwatch.signal._features import AccFeatures, EmgFeatures, FeatureSet
 from spasmwatch.signal._filters import AccConditioner, SosFilter, design_emg
-from spasmwatch.signal._windowing import Windower
+from spasmwatch.signal._windowing import Windower, _Due
 
 __all__ = [
     "ACC_UNIT_SCALE",
@@ -72,6 +72,13 @@ class FeatureFrame:
         return not self.has_gap and not self.missing
 
 
+_NOTHING: tuple[np.ndarray, np.ndarray, np.ndarray] = (
+    np.zeros(0, np.int64),
+    np.zeros((0, 0)),
+    np.zeros(0, bool),
+)
+
+
 class _Stream:
     def __init__(
         self, spec: StreamSpec, window_s: float, hop_s: float, origin_ns: int, mains_hz: float
@@ -95,44 +102,130 @@ class _Stream:
             spec.rate_hz, width, window_s, hop_s, origin_ns=origin_ns, dtype=np.float32
         )
         self.next_index: int | None = None
+        # Blocks held back because they cannot complete a window (see ``process``)
+        self._pending: list[SampleBlock] = []
+        self._pending_end = 0
+        self._pending_t = 0
 
     def reset(self) -> None:
         self.cond.reset()
         self.feat.reset()
         self.win.reset()
         self.next_index = None
+        self._pending = []
+
+    @property
+    def last_t_ns(self) -> int | None:
+        """Host time of the newest sample received (held back or processed)."""
+        return self._pending_t if self._pending else self.win.last_t_ns
+
+    def _hold(self, block: SampleBlock) -> bool:
+        """Hold ``block`` back if it continues the stream and completes no grid time.
+
+        Features are needed once per hop, so a block that resolves no grid time (its last
+        sample is not after the next grid time) is only stored; the held blocks are filtered
+        and windowed together with the next block that does resolve one, or at ``flush``.
+        Filters and windows are chunk-invariant, so the results are the same as processing
+        every block at once, and frames are emitted at the same ``update`` call. This removes
+        the per-call overhead of the filters from tiny live blocks (a Myo notification holds
+        2 EMG samples, a hop 50).
+        """
+        nxt = self.win.next_grid_ns
+        if nxt is None or block.gaps or int(block.t_ns[-1]) > nxt:
+            return False
+        if self._pending:
+            if block.first_index != self._pending_end or int(block.t_ns[0]) < self._pending_t:
+                return False
+        else:
+            last_t = self.win.last_t_ns
+            if block.first_index != self.next_index or (
+                last_t is not None and int(block.t_ns[0]) < last_t
+            ):
+                return False
+        self._pending.append(block)
+        self._pending_end = block.end_index
+        self._pending_t = int(block.t_ns[-1])
+        return True
+
+    def _take_pending(self, block: SampleBlock | None) -> list[tuple]:
+        """Runs to process: the held blocks (merged with ``block`` when it continues them)."""
+        runs: list[tuple] = []
+        held, self._pending = self._pending, []
+        if held:
+            merge = (
+                block is not None
+                and not block.gaps
+                and block.first_index == self._pending_end
+                and int(block.t_ns[0]) >= self._pending_t
+            )
+            if merge:
+                held.append(block)
+                block = None
+            if len(held) == 1:
+                h = held[0]
+                runs.append((h.t_ns, h.data, h.first_index, h.gaps))
+            else:
+                t = np.concatenate([h.t_ns for h in held])
+                x = np.concatenate([h.data for h in held])
+                runs.append((t, x, held[0].first_index, held[0].gaps))
+        if block is not None:
+            runs.append((block.t_ns, block.data, block.first_index, block.gaps))
+        return runs
 
     def process(self, block: SampleBlock) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if block.n_samples == 0:
-            return np.zeros(0, np.int64), np.zeros((0, 0)), np.zeros(0, bool)
-        broke = self.next_index is not None and (
-            bool(block.gaps) or block.first_index != self.next_index
-        )
+        if block.n_samples == 0 or self._hold(block):
+            return _NOTHING
+        outs = [self._run(*run) for run in self._take_pending(block)]
+        outs = [o for o in outs if len(o[0])]
+        if not outs:
+            return _NOTHING
+        if len(outs) == 1:
+            return outs[0]
+        return tuple(np.concatenate(parts) for parts in zip(*outs))  # type: ignore[return-value]
+
+    def _run(
+        self, t_ns: np.ndarray, data: np.ndarray, first_index: int, gaps: tuple
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n_samples = t_ns.shape[0]
+        broke = self.next_index is not None and (bool(gaps) or first_index != self.next_index)
         if broke:
             self.cond.reset()  # restart in steady state: never filter across a gap
-        x = block.data if self.scale == 1.0 else block.data * np.float32(self.scale)
+        x = data if self.scale == 1.0 else data * np.float32(self.scale)
         y = self.cond.update(x)
-        self.next_index = block.end_index
+        self.next_index = first_index + n_samples
         step = self.win.max_chunk  # bounds the memory of the stacked windows
-        grids, feats, gaps = [], [], []
-        for a in range(0, block.n_samples, step):
-            wb = self.win.update(
-                y[a : a + step],
-                block.t_ns[a : a + step],
-                block.first_index + a,
-                discontinuity=bool(block.gaps) and a == 0,
-            )
-            if len(wb):
-                grids.append(wb.grid_ns)
-                feats.append(self.feat.update(wb.data, wb.has_gap))
-                gaps.append(wb.has_gap)
+        grids, feats, gaps_out = [], [], []
+        for a in range(0, n_samples, step):
+            ys, ts = self.win._check(y[a : a + step], t_ns[a : a + step])
+            due = self.win._advance(ys, ts, first_index + a, bool(gaps) and a == 0)
+            if len(due.grid_ns):  # features now: the next piece may overwrite the samples
+                grids.append(due.grid_ns)
+                feats.append(self._features(due))
+                gaps_out.append(due.has_gap)
         if not grids:
-            return np.zeros(0, np.int64), np.zeros((0, 0)), np.zeros(0, bool)
-        return np.concatenate(grids), np.concatenate(feats), np.concatenate(gaps)
+            return _NOTHING
+        if len(grids) == 1:
+            return grids[0], feats[0], gaps_out[0]
+        return np.concatenate(grids), np.concatenate(feats), np.concatenate(gaps_out)
+
+    def _features(self, due: _Due) -> np.ndarray:
+        """Features of windows whose samples are in the ring buffer."""
+        n = self.win.n_window
+        first = int(due.end_index[0]) - n + 1  # windows come in grid order
+        span = self.win.ring.span(first, int(due.end_index[-1]) + 1)
+        return self.feat._update_span(span, due.end_index - first, n, due.has_gap)
 
     def flush(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        wb = self.win.flush()
-        return wb.grid_ns, self.feat.update(wb.data, wb.has_gap), wb.has_gap
+        outs = [self._run(*run) for run in self._take_pending(None)]
+        due = self.win._flush_due()
+        if len(due.grid_ns):
+            outs.append((due.grid_ns, self._features(due), due.has_gap))
+        outs = [o for o in outs if len(o[0])]
+        if not outs:
+            return _NOTHING
+        if len(outs) == 1:
+            return outs[0]
+        return tuple(np.concatenate(parts) for parts in zip(*outs))  # type: ignore[return-value]
 
 
 class SignalPipeline:
@@ -216,7 +309,7 @@ class SignalPipeline:
     def _push(self, i: int, out: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         st = self._streams[i]
         self._aligner.push(
-            i, out[0], out[1], out[2], next_grid_ns=st.win.next_grid_ns, last_t_ns=st.win.last_t_ns
+            i, out[0], out[1], out[2], next_grid_ns=st.win.next_grid_ns, last_t_ns=st.last_t_ns
         )
 
     def update_batch(self, block: SampleBlock) -> AlignedBatch:
@@ -235,6 +328,8 @@ class SignalPipeline:
         return self._aligner.pop()
 
     def _frames(self, batch: AlignedBatch) -> list[FeatureFrame]:
+        if not len(batch):
+            return []
         names = self.names
         kinds = [s.kind for s in self.specs]
         vals = batch.values.astype(np.float32)

@@ -135,6 +135,13 @@ class RingBuffer:
         breaks : numpy.ndarray
             ``(k, n)`` bool, True where a sample follows a discontinuity.
         """
+        slots, before = self._slots(last_indices, n)
+        data = self._data[:, slots].transpose(1, 2, 0)  # (k, n, c) view, samples contiguous
+        if before.any():
+            data[before] = np.nan
+        return data, self._missing[slots] | before, self._break[slots]
+
+    def _slots(self, last_indices: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         last = np.asarray(last_indices, dtype=np.int64)
         if last.size and (
             last.max() >= self.end_index or last.min() - n + 1 < self.end_index - self.capacity
@@ -144,12 +151,57 @@ class RingBuffer:
                 f"buffer (holds {self.end_index - self.capacity}..{self.end_index - 1})"
             )
         idx = last[:, None] + np.arange(-n + 1, 1, dtype=np.int64)[None, :]
-        slots = idx % self.capacity
         before = idx < (self.start_index if self.start_index is not None else 0)
-        data = self._data[:, slots].transpose(1, 2, 0)  # (k, n, c) view, samples contiguous
-        if before.any():
-            data[before] = np.nan
-        return data, self._missing[slots] | before, self._break[slots]
+        return idx % self.capacity, before
+
+    def flags(self, last_indices: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``missing`` and ``breaks`` masks of :meth:`gather`, without copying samples."""
+        slots, before = self._slots(last_indices, n)
+        return self._missing[slots] | before, self._break[slots]
+
+    def _any_flag(self, first: int, stop: int) -> bool:
+        """Whether any sample ``first .. stop - 1`` (in the buffer) is missing or a break."""
+        a = first % self.capacity
+        b = a + (stop - first)
+        if b <= self.capacity:
+            return bool(self._missing[a:b].any() or self._break[a:b].any())
+        b -= self.capacity
+        return bool(
+            self._missing[a:].any()
+            or self._break[a:].any()
+            or self._missing[:b].any()
+            or self._break[:b].any()
+        )
+
+    def span(self, first: int, stop: int) -> np.ndarray:
+        """Samples with stream-wide indices ``first .. stop - 1``, channel-major.
+
+        Parameters
+        ----------
+        first, stop : int
+            Stream-wide index range (``stop`` exclusive); it must still be in the buffer and
+            not precede the first sample ever written.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_channels, stop - first)``, NaN where samples are missing: a read-only view
+            into the buffer when the range does not wrap around its end, else a copy. Valid
+            until the next :meth:`write`.
+        """
+        start = self.start_index if self.start_index is not None else 0
+        if not (max(start, self.end_index - self.capacity) <= first <= stop <= self.end_index):
+            raise SignalError(
+                f"samples {first}..{stop - 1} are not in the buffer "
+                f"(holds {max(start, self.end_index - self.capacity)}..{self.end_index - 1})"
+            )
+        a = first % self.capacity
+        n = stop - first
+        if a + n <= self.capacity:
+            out = self._data[:, a : a + n]
+            out.flags.writeable = False
+            return out
+        return np.concatenate([self._data[:, a:], self._data[:, : a + n - self.capacity]], axis=1)
 
     def latest(self, n: int) -> np.ndarray:
         """Copy of the last ``n`` samples in time order ``(n, n_channels)`` (NaN where missing)."""

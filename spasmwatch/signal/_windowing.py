@@ -15,6 +15,7 @@ missing fraction: it is flagged, never silently filled.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -132,6 +133,21 @@ class WindowBatch:
         ]
 
 
+class _Due(NamedTuple):
+    """Windows that are due, without their samples (they are still in the ring)."""
+
+    grid_ns: np.ndarray
+    t_end_ns: np.ndarray
+    end_index: np.ndarray
+    has_gap: np.ndarray
+    missing_fraction: np.ndarray
+
+    @classmethod
+    def none(cls) -> _Due:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z, z, np.zeros(0, bool), np.zeros(0))
+
+
 class Windower:
     """Streaming windows of one stream on the common hop grid.
 
@@ -220,18 +236,31 @@ class Windower:
         self._next_grid = g0 + n * self.hop_ns
         return grid
 
-    def _emit(self, grid: np.ndarray, ends: np.ndarray, t_ends: np.ndarray) -> WindowBatch:
+    def _select(self, grid: np.ndarray, ends: np.ndarray, t_ends: np.ndarray) -> _Due:
+        """Keep the grid times that get a window; flag the windows that overlap a gap."""
         start = self.ring.start_index if self.ring.start_index is not None else 0
         ok = ((grid - t_ends) <= self.tolerance_ns) & (ends - self.n_window + 1 >= start)
-        grid, ends, t_ends = grid[ok], ends[ok], t_ends[ok]
+        if not ok.all():
+            grid, ends, t_ends = grid[ok], ends[ok], t_ends[ok]
         if grid.size == 0:
-            return WindowBatch.empty(self.n_window, self.n_channels, self.dtype)
-        data, missing, breaks = self.ring.gather(ends, self.n_window)
+            return _Due(grid, t_ends, ends, np.zeros(0, bool), np.zeros(0))
+        if not self.ring._any_flag(int(ends[0]) - self.n_window + 1, int(ends[-1]) + 1):
+            k = grid.size  # no gap anywhere under these windows (ends are in grid order)
+            return _Due(grid, t_ends, ends, np.zeros(k, bool), np.zeros(k))
+        missing, breaks = self.ring.flags(ends, self.n_window)
         frac = missing.mean(axis=1)
         has_gap = missing.any(axis=1) | breaks[:, 1:].any(axis=1)
-        return WindowBatch(grid, t_ends, ends, data, has_gap, frac)
+        return _Due(grid, t_ends, ends, has_gap, frac)
 
-    def _resolve_before_new(self, t_first: int) -> WindowBatch | None:
+    def _batch(self, due: _Due) -> WindowBatch:
+        if len(due.grid_ns) == 0:
+            return WindowBatch.empty(self.n_window, self.n_channels, self.dtype)
+        data, _, _ = self.ring.gather(due.end_index, self.n_window)
+        return WindowBatch(
+            due.grid_ns, due.t_end_ns, due.end_index, data, due.has_gap, due.missing_fraction
+        )
+
+    def _resolve_before_new(self, t_first: int) -> _Due | None:
         # grid times before the new chunk's first sample end at the previous last sample
         if self._last_t is None:
             return None
@@ -240,9 +269,44 @@ class Windower:
             return None
         n = grid.size
         assert self._last_index is not None
-        return self._emit(
+        return self._select(
             grid, np.full(n, self._last_index, np.int64), np.full(n, self._last_t, np.int64)
         )
+
+    def _check(self, x: object, t_ns: object) -> tuple[np.ndarray, np.ndarray]:
+        x = as_samples(x)
+        t_ns = np.asarray(t_ns, dtype=np.int64)
+        if t_ns.shape != (x.shape[0],):
+            raise SignalError(f"t_ns must have shape ({x.shape[0]},) (got {t_ns.shape})")
+        if x.shape[1] != self.n_channels:
+            raise SignalError(f"expected {self.n_channels} channels (got {x.shape[1]})")
+        if x.shape[0] and self._last_t is not None and t_ns[0] < self._last_t:
+            raise SignalError(
+                f"t_ns goes backwards between chunks ({self._last_t} then {int(t_ns[0])})"
+            )
+        return x, t_ns
+
+    def _advance(
+        self, x: np.ndarray, t_ns: np.ndarray, first_index: int, discontinuity: bool
+    ) -> _Due:
+        """Write one piece (at most ``max_chunk`` samples, validated); return the windows it
+        completes, in grid order. Their samples stay in the ring until the next write."""
+        early = self._resolve_before_new(int(t_ns[0]))
+        self.ring.write(x.astype(self.dtype, copy=False), first_index, discontinuity=discontinuity)
+        if self._next_grid is None:
+            self._next_grid = self._ceil_grid(int(t_ns[0]))
+        grid = self._grid_until(int(t_ns[-1]), inclusive=False)
+        self._last_t = int(t_ns[-1])
+        self._last_index = first_index + x.shape[0] - 1
+        due = None
+        if grid.size:
+            p = np.searchsorted(t_ns, grid, side="right") - 1
+            due = self._select(grid, first_index + p, t_ns[p])
+        if early is None or len(early.grid_ns) == 0:
+            return due if due is not None else _Due.none()
+        if due is None or len(due.grid_ns) == 0:
+            return early
+        return _Due(*(np.concatenate([a, b]) for a, b in zip(early, due)))
 
     def update(
         self,
@@ -270,41 +334,16 @@ class Windower:
         WindowBatch
             Windows in grid order (possibly none).
         """
-        x = as_samples(x)
-        t_ns = np.asarray(t_ns, dtype=np.int64)
-        if t_ns.shape != (x.shape[0],):
-            raise SignalError(f"t_ns must have shape ({x.shape[0]},) (got {t_ns.shape})")
-        if x.shape[1] != self.n_channels:
-            raise SignalError(f"expected {self.n_channels} channels (got {x.shape[1]})")
+        x, t_ns = self._check(x, t_ns)
         if first_index is None:
             first_index = self.ring.end_index
         out: list[WindowBatch] = []
         n = x.shape[0]
-        if n == 0:
-            return WindowBatch.empty(self.n_window, self.n_channels, self.dtype)
-        if self._last_t is not None and t_ns[0] < self._last_t:
-            raise SignalError(
-                f"t_ns goes backwards between chunks ({self._last_t} then {int(t_ns[0])})"
-            )
         for a in range(0, n, self.max_chunk):
             b = min(n, a + self.max_chunk)
-            xs, ts = x[a:b], t_ns[a:b]
-            early = self._resolve_before_new(int(ts[0]))
-            if early is not None and len(early):
-                out.append(early)
-            self.ring.write(
-                xs.astype(self.dtype, copy=False),
-                first_index + a,
-                discontinuity=discontinuity and a == 0,
-            )
-            if self._next_grid is None:
-                self._next_grid = self._ceil_grid(int(ts[0]))
-            grid = self._grid_until(int(ts[-1]), inclusive=False)
-            if grid.size:
-                p = np.searchsorted(ts, grid, side="right") - 1
-                out.append(self._emit(grid, first_index + a + p, ts[p]))
-            self._last_t = int(ts[-1])
-            self._last_index = first_index + b - 1
+            due = self._advance(x[a:b], t_ns[a:b], first_index + a, discontinuity and a == 0)
+            if len(due.grid_ns):
+                out.append(self._batch(due))  # gathered before the next piece overwrites
         if not out:
             return WindowBatch.empty(self.n_window, self.n_channels, self.dtype)
         return WindowBatch.concat(out)
@@ -321,11 +360,14 @@ class Windower:
 
     def flush(self) -> WindowBatch:
         """End of stream: resolve the grid times the last sample still covers."""
+        return self._batch(self._flush_due())
+
+    def _flush_due(self) -> _Due:
         if self._last_t is None:
-            return WindowBatch.empty(self.n_window, self.n_channels, self.dtype)
+            return _Due.none()
         grid = self._grid_until(self._last_t + self.tolerance_ns, inclusive=True)
         n = grid.size
         assert self._last_index is not None
-        return self._emit(
+        return self._select(
             grid, np.full(n, self._last_index, np.int64), np.full(n, self._last_t, np.int64)
         )

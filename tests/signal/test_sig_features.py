@@ -172,3 +172,45 @@ def test_feature_set_names_and_versions():
         FeatureSet(("gyro",))
     with pytest.raises(ConfigError, match="fs-1"):
         FeatureSet(("emg",), "fs-0")
+
+
+def _stacked(span, ends, n):
+    return np.stack([span[:, e - n + 1 : e + 1].T for e in ends])
+
+
+@pytest.mark.parametrize(
+    "ends",
+    [
+        np.arange(399, 1200, 50),  # one hop apart: block sums, strided windows
+        np.array([399, 449, 498, 560, 561, 1199]),  # jittered: prefix sums, gathered windows
+        np.array([777]),  # one window (live)
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_span_form_equals_stacked_windows(ends, dtype):
+    """The pipeline's prefix/block-sum form gives the stacked (reference) form's features."""
+    rng = np.random.default_rng(10)
+    burst = 1 + 4 * (np.arange(1200) % 300 > 200)
+    span = (rng.normal(size=(3, 1200)) * burst * [[1.0], [3.0], [0.5]]).astype(dtype)
+    gap = np.zeros(len(ends), bool)
+    if len(ends) > 3:
+        span[1, 430] = np.nan  # a missing sample: only windows over it are flagged
+        gap = (ends - 399 <= 430) & (ends >= 430)
+    ref, fast = EmgFeatures(200.0, 3), EmgFeatures(200.0, 3)
+    a = ref.update(_stacked(span, ends, 400), gap)
+    b = fast._update_span(span, ends, 400, gap)
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    rtol = 2e-5 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(b, a, rtol=rtol, atol=1e-9, equal_nan=True)
+    np.testing.assert_array_equal(b[:, 3:5], a[:, 3:5])  # ZC, SSC counts
+    np.testing.assert_array_equal(b[:, 7], a[:, 7])  # MDF bin
+    np.testing.assert_allclose(fast.noise_floor, ref.noise_floor, rtol=1e-12)
+    acc = np.vstack([span, span * 0.5, np.abs(span)])[:9].astype(np.float32)
+    fa = AccFeatures(200.0)
+    np.testing.assert_allclose(
+        fa._update_span(acc, ends, 400, gap),
+        fa.update(_stacked(acc, ends, 400), gap),
+        rtol=1e-9,
+        atol=1e-12,
+        equal_nan=True,
+    )

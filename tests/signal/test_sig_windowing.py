@@ -141,3 +141,19 @@ def test_grid_is_common_to_streams_at_different_rates():
     common = np.intersect1d(ba.grid_ns, bb.grid_ns)
     assert len(common) >= 14
     assert (ba.grid_ns - T0).min() >= 1_000_000_000
+
+
+def test_ring_span_is_contiguous_and_checked():
+    rb = RingBuffer(10, 2)
+    x = np.arange(48, dtype=float).reshape(24, 2)
+    rb.write(x[:8], 0)
+    view = rb.span(2, 8)
+    np.testing.assert_array_equal(view, x[2:8].T)
+    assert not view.flags.writeable
+    rb.write(x[8:14], 8)  # wraps: the span is stitched from both ends of the buffer
+    np.testing.assert_array_equal(rb.span(5, 14), x[5:14].T)
+    assert not rb._any_flag(5, 14)
+    rb.write(x[16:24], 16)  # two samples lost
+    assert np.isnan(rb.span(14, 17)[:, :2]).all() and rb._any_flag(14, 17)
+    with pytest.raises(SignalError, match="not in the buffer"):
+        rb.span(10, 24)
