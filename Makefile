@@ -12,7 +12,7 @@ $(VENV)/bin/python:
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[test,train]'
+	$(PIP) install -q -e '.[test,train,report]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
@@ -21,11 +21,11 @@ demo: install
 	$(VENV)/bin/spasmwatch demo
 
 test: install
-	bash scripts/install-system-deps.sh chromium
+	bash scripts/install-system-deps.sh chromium poppler-utils
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install
-	$(PIP) install -q -e '.[test,train,bench]'
+	$(PIP) install -q -e '.[test,train,report,bench]'
 	$(PY) -m benchmarks.run
 
 lint: install

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "serve the API and web pages (localhost by default)"),
     "token": ("token", "create, list or revoke API tokens"),
     "demo": ("demo", "a simulated wearer through the real pipeline, at accelerated time"),
+    "report": ("report", "clinical summary for a date range, as text, JSON or PDF"),
+    "data": ("data", "export, delete, prune, back up or restore your data"),
 }
 
 

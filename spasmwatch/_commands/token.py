@@ -7,10 +7,14 @@ import json
 import sys
 
 from spasmwatch._paths import default_db_path
+from spasmwatch.errors import ConfigError
 
 HELP = (
-    "Create, list or revoke API tokens. A token is shown once when created; only its "
-    "SHA-256 is stored (in the event store file). Roles: wearer, clinician, researcher."
+    "Create, list or revoke API tokens, and say who sees whom. A token is shown once when "
+    "created; only its SHA-256 is stored (in the event store file). Roles: wearer (bound to "
+    "one wearer: --wearer), clinician (sees the wearers assigned to their name: --wearer, "
+    "`token assign`), researcher (sees the pseudonymised wearers of their studies: --study, "
+    "`token enrol`)."
 )
 
 
@@ -22,7 +26,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c = sub.add_parser("create", help="create a token and print it once")
     c.add_argument("--role", required=True, choices=["wearer", "clinician", "researcher"])
     c.add_argument("--name", required=True, help="who or what uses it, e.g. 'dr-meyer'")
+    c.add_argument(
+        "--wearer",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="wearer token: whose (exactly one); clinician: assign this wearer (repeatable)",
+    )
+    c.add_argument(
+        "--study",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="researcher token: make NAME a member of this study (repeatable)",
+    )
     c.add_argument("--json", action="store_true", help="print JSON instead of the bare token")
+    a = sub.add_parser("assign", help="let a clinician (token name) see these wearers")
+    a.add_argument("clinician")
+    a.add_argument("wearers", nargs="+", metavar="WEARER")
+    a.add_argument("--remove", action="store_true", help="end the assignments instead")
+    e = sub.add_parser("enrol", help="enrol wearers in a study (created if new)")
+    e.add_argument("study")
+    e.add_argument("wearers", nargs="+", metavar="WEARER")
+    m = sub.add_parser("member", help="make researchers (token names) members of a study")
+    m.add_argument("study")
+    m.add_argument("researchers", nargs="+", metavar="RESEARCHER")
+    ac = sub.add_parser("access", help="show assignments, studies, enrolments and members")
+    ac.add_argument("--json", action="store_true", help="print JSON")
     ls = sub.add_parser("list", help="list tokens (never their secrets)")
     ls.add_argument("--json", action="store_true", help="print JSON")
     r = sub.add_parser("revoke", help="revoke a token by id, or all active tokens of a name")
@@ -38,7 +68,18 @@ def run(args: argparse.Namespace) -> int:
     tokens = TokenStore(db)
     try:
         if args.token_command == "create":
-            secret, info = tokens.create(args.role, args.name)
+            if args.role == "wearer" and len(args.wearer) != 1:
+                raise ConfigError(
+                    "a wearer token belongs to exactly one wearer: pass --wearer ID once "
+                    f"(got {len(args.wearer)})"
+                )
+            secret, info = tokens.create(
+                args.role,
+                args.name,
+                wearer_id=args.wearer[0] if args.role == "wearer" else None,
+                wearers=args.wearer if args.role == "clinician" else (),
+                studies=args.study,
+            )
             if args.json:
                 print(json.dumps({**info.to_dict(), "token": secret}))
             else:
@@ -55,7 +96,36 @@ def run(args: argparse.Namespace) -> int:
             else:
                 for t in items:
                     state = "active" if t.active else "revoked"
-                    print(f"{t.id}  {t.role:<10}  {state:<7}  {t.name}")
+                    who = f"  (wearer {t.wearer_id})" if t.wearer_id else ""
+                    print(f"{t.id}  {t.role:<10}  {state:<7}  {t.name}{who}")
+        elif args.token_command == "assign":
+            for w in args.wearers:
+                if args.remove:
+                    done = tokens.unassign(args.clinician, w)
+                    print(f"{args.clinician} {'no longer sees' if done else 'did not see'} {w}")
+                else:
+                    tokens.assign(args.clinician, w)
+                    print(f"{args.clinician} sees {w}")
+        elif args.token_command == "enrol":
+            for w in args.wearers:
+                tokens.enrol(args.study, w)
+                print(f"{w} enrolled in study {args.study}")
+        elif args.token_command == "member":
+            for r in args.researchers:
+                tokens.add_member(args.study, r)
+                print(f"{r} is a member of study {args.study}")
+        elif args.token_command == "access":
+            acc = tokens.access()
+            if args.json:
+                print(json.dumps(acc))
+            else:
+                for c, ws in acc["clinicians"].items():
+                    print(f"clinician {c}: {', '.join(ws)}")
+                for sid, st in acc["studies"].items():
+                    print(
+                        f"study {sid}: wearers {', '.join(st['wearers']) or '-'}; "
+                        f"researchers {', '.join(st['researchers']) or '-'}"
+                    )
         else:
             for t in tokens.revoke(args.id_or_name):
                 print(f"revoked {t.id} ({t.role}, {t.name})")

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from spasmwatch._version import __version__
-from spasmwatch.api import _live, _routes
+from spasmwatch.api import _live, _routes, _routes_reports
 from spasmwatch.api._auth import TokenStore
 from spasmwatch.api._bus import LiveBus
 from spasmwatch.api._errors import install_error_handlers
@@ -49,7 +49,8 @@ def create_app(
     ----------
     store_path : str or Path
         The event store's SQLite file (created and migrated if missing). API tokens live in
-        the same file (table ``api_tokens``).
+        the same file (table ``api_tokens``), with who sees whom (clinician assignments,
+        studies): every query is limited to the caller's wearers (``_scope.Scope``).
     data_dir : str or Path, optional
         Folder whose sub-folders (and ``recordings/`` sub-folders) holding a
         ``manifest.json`` are served as recordings, besides those in the store's index.
@@ -83,7 +84,9 @@ def create_app(
             "spasmwatch: episodes, summaries, recordings, labels, diary, prompts and exports "
             "of an objective spasm log. A self-monitoring and research tool, not a diagnostic "
             "device. Every /api endpoint needs 'Authorization: Bearer <token>' (see "
-            "`spasmwatch token create`); each lists the roles it admits."
+            "`spasmwatch token create`); each lists the roles it admits. A wearer token sees "
+            "its own wearer, a clinician the wearers assigned to them, a researcher the "
+            "pseudonymised wearers of their studies; another wearer's object is a 404."
         ),
         lifespan=lifespan,
     )
@@ -93,6 +96,7 @@ def create_app(
     app.state.recordings = RecordingIndex(event_store, None if data_dir is None else Path(data_dir))
     install_error_handlers(app)
     app.include_router(_routes.router)
+    app.include_router(_routes_reports.router)
     app.include_router(_live.router)
 
     @app.middleware("http")

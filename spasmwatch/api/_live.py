@@ -5,6 +5,11 @@ with a first text message ``{"token": "..."}`` sent within 10 s. The server answ
 ``{"type": "hello", "role": ..., "live": true|false}`` and then relays bus events as JSON.
 When this client's queue overflowed, ``{"type": "stats", "dropped": n}`` tells how many
 events it missed. Authentication failures close the socket with code 4401.
+
+Each client receives only the events of the wearers its token may see (the same
+:class:`~spasmwatch.api._scope.Scope` as the HTTP endpoints): an event names its wearer in
+``"wearer_id"`` (or inside ``"episode"``); an event without one belongs to the wearer
+``"default"`` of a single-user machine. Researchers receive the wearer ids as pseudonyms.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from spasmwatch.api._auth import ROLES
+from spasmwatch.api._scope import Scope
 from spasmwatch.errors import AuthError
 
-__all__ = ["LIVE_ROLES", "WS_UNAUTHORIZED", "router"]
+__all__ = ["LIVE_ROLES", "WS_UNAUTHORIZED", "event_wearer", "router"]
 
 log = logging.getLogger("spasmwatch.api")
 
@@ -48,6 +54,15 @@ async def _first_message_token(ws: WebSocket) -> str | None:
     return None
 
 
+def event_wearer(event: dict) -> str:
+    """The wearer a live event is about (``"default"`` when it names none)."""
+    w = event.get("wearer_id")
+    if not isinstance(w, str):
+        ep = event.get("episode")
+        w = ep.get("wearer_id") if isinstance(ep, dict) else None
+    return w if isinstance(w, str) and w else "default"
+
+
 @router.websocket("/api/live")
 async def live(ws: WebSocket) -> None:
     """Relay live bus events to an authenticated client."""
@@ -63,6 +78,7 @@ async def live(ws: WebSocket) -> None:
     if principal.role not in LIVE_ROLES:  # pragma: no cover - every role may listen today
         await ws.close(code=4403)
         return
+    scope = Scope(principal, ws.app.state.tokens.visible_wearers(principal))
     bus = ws.app.state.bus
     await ws.send_json({"type": "hello", "role": principal.role, "live": bus is not None})
     if bus is None:
@@ -82,7 +98,9 @@ async def live(ws: WebSocket) -> None:
             if sub.dropped != reported:
                 reported = sub.dropped
                 await ws.send_json({"type": "stats", "dropped": reported})
-            await ws.send_json(event)
+            if event_wearer(event) not in scope.visible:
+                continue
+            await ws.send_json(scope.out(event) if scope.pseudonymised else event)
 
     sender = asyncio.create_task(pump())
     try:

@@ -58,17 +58,39 @@ class RecordingIndex:
                     log.warning("skipping unreadable recording manifest in %s", folder.name)
         return out
 
-    def list(self, wearer_id: str | None = None) -> list[dict[str, Any]]:
-        """Known recordings, oldest first, as JSON-ready dicts."""
+    def list(self, wearer_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Known recordings (of these wearers; ``None``: all), oldest first, as dicts."""
         found = self._scan()
         lister = getattr(self._store, "recordings", None)
         if lister is not None:
-            for info in lister(wearer_id=wearer_id) if wearer_id else lister():
+            for info in lister():
                 d = info.to_dict()
                 d.setdefault("streams", found.get(info.id, {}).get("streams", []))
                 found[info.id] = d
-        rows = [r for r in found.values() if wearer_id is None or r["wearer_id"] == wearer_id]
+        rows = [r for r in found.values() if wearer_ids is None or r["wearer_id"] in wearer_ids]
         return sorted(rows, key=lambda r: (r["start_ns"], r["id"]))
+
+    def wearer_of(self, recording_id: str) -> str:
+        """Whose recording it is (index entry first, else the folder's manifest).
+
+        Raises
+        ------
+        NotFoundError
+            If no recording has this id.
+        """
+        getter = getattr(self._store, "get_recording", None)
+        if getter is not None:
+            try:
+                return str(getter(recording_id).wearer_id)
+            except StoreError:  # NotFoundError included
+                pass
+        row = self._scan().get(recording_id)
+        if row is None:
+            raise NotFoundError(
+                f"no recording with id {recording_id[:80]!r}; list them with GET /api/recordings",
+                reason="not_found",
+            )
+        return str(row["wearer_id"])
 
     def path_of(self, recording_id: str) -> Path:
         """Folder of a recording.

@@ -1,7 +1,16 @@
-"""The JSON endpoints under ``/api``. Each declares its roles with :func:`require`."""
+"""The JSON endpoints under ``/api``.
+
+Each declares its roles with :func:`~spasmwatch.api._scope.scoped` (or
+:func:`~spasmwatch.api._auth.require`) and runs every query through the caller's
+:class:`~spasmwatch.api._scope.Scope`: the store is asked only for the wearers the caller
+may see, an object of another wearer answers 404, and answers are shaped by
+:meth:`Scope.out` (pseudonyms and withheld free text for researchers).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import time
 from typing import Annotated, Any, Literal
 
@@ -10,7 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from spasmwatch.api._auth import AuthRoute, Principal, require
+from spasmwatch.api._auth import AuthRoute
 from spasmwatch.api._decimate import MAX_BUCKETS, minmax_buckets
 from spasmwatch.api._exports import (
     episodes_csv,
@@ -19,9 +28,18 @@ from spasmwatch.api._exports import (
     recording_edf,
 )
 from spasmwatch.api._params import TIME_HELP, parse_range, parse_tz
+from spasmwatch.api._scope import Scope, scoped
+from spasmwatch.api._wear import MIN_VALID_WEAR_S, format_count_with_wear, is_low_wear
 from spasmwatch.episodes._types import EPISODE_TYPES, SEVERITIES, Episode, Label, new_id
-from spasmwatch.errors import ConfigError
-from spasmwatch.store._values import DIARY_KINDS, DiaryEntry, Prompt
+from spasmwatch.errors import ConfigError, NotFoundError, StoreError
+from spasmwatch.store._values import (
+    DIARY_KINDS,
+    PLACEMENT_SIDES,
+    TRIGGERS,
+    DiaryEntry,
+    Prompt,
+    SelfReport,
+)
 
 __all__ = ["router"]
 
@@ -33,7 +51,12 @@ READERS = ("clinician", "researcher")
 Start = Annotated[str | None, Query(description=TIME_HELP)]
 End = Annotated[str | None, Query(description=TIME_HELP + "; exclusive")]
 WearerQ = Annotated[
-    str | None, Query(max_length=128, description="only this wearer (default: all)")
+    str | None,
+    Query(
+        max_length=128,
+        description="only this wearer (default: every wearer the token may see); "
+        "researchers pass the study pseudonym",
+    ),
 ]
 MAX_LIST = 100_000
 
@@ -42,18 +65,38 @@ def _store(request: Request) -> Any:
     return request.app.state.store
 
 
-def _labeler(who: Principal) -> str:
-    return who.name
+def _json(content: Any, status_code: int = 200) -> Response:
+    # Plain json.dumps: FastAPI's jsonable_encoder costs ~10x more on a year of episodes.
+    body = json.dumps(content, separators=(",", ":"), allow_nan=False)
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 # --------------------------------------------------------------------------- who am I
 
 
-@router.get("/me", summary="the caller's token name and role", tags=["auth"])
+@router.get("/me", summary="the caller's token name, role and visible wearers", tags=["auth"])
 def me(
-    who: Annotated[Principal, require(*ALL)],
-) -> dict[str, str]:
-    return {"name": who.name, "role": who.role}
+    request: Request,
+    scope: Annotated[Scope, scoped(*ALL)],
+) -> dict[str, Any]:
+    store = _store(request)
+    wearers = []
+    for w in sorted(scope.visible):
+        item: dict[str, Any] = {"id": scope.shown_id(w)}
+        if not scope.pseudonymised:
+            try:
+                item["name"] = store.get_wearer(w).display_name
+            except StoreError:
+                item["name"] = None
+        wearers.append(item)
+    wearers.sort(key=lambda x: x["id"])
+    return {
+        "name": scope.principal.name,
+        "role": scope.role,
+        "wearer_id": scope.principal.wearer_id,
+        "pseudonymised": scope.pseudonymised,
+        "wearers": wearers,
+    }
 
 
 # --------------------------------------------------------------------------- episodes
@@ -61,6 +104,7 @@ def me(
 
 def _episode_query(
     request: Request,
+    scope: Scope,
     start: str | None,
     end: str | None,
     type_: list[str] | None,
@@ -69,6 +113,7 @@ def _episode_query(
     wearer_id: str | None,
     limit: int | None,
     exclude_false_alarms: bool = False,
+    placement: list[str] | None = None,
 ) -> list[Episode]:
     a, b = parse_range(start, end)
     if type_:
@@ -81,7 +126,6 @@ def _episode_query(
         )
     return list(
         _store(request).episodes(
-            wearer_id=wearer_id,
             start_ns=a,
             end_ns=b,
             types=type_ or None,
@@ -89,6 +133,8 @@ def _episode_query(
             source=source,
             limit=limit,
             exclude_false_alarms=exclude_false_alarms,
+            wearer_ids=scope.wearers(wearer_id),
+            placements=placement or None,
         )
     )
 
@@ -105,12 +151,26 @@ SourceQ = Annotated[
     Query(max_length=200, description="'auto', 'self-report' or '<role>:<name>'"),
 ]
 LimitQ = Annotated[int | None, Query(ge=1, le=MAX_LIST, description="at most this many")]
+PlacementQ = Annotated[
+    list[str] | None,
+    Query(
+        max_length=200,
+        description="sensor placements to keep, e.g. 'gastrocnemius-left'; a bare muscle "
+        "('gastrocnemius') keeps every side",
+    ),
+]
 
 
-@router.get("/episodes", summary="episodes overlapping a time range", tags=["episodes"])
+@router.get(
+    "/episodes",
+    summary="episodes overlapping a time range",
+    tags=["episodes"],
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
 def list_episodes(
     request: Request,
-    _: Annotated[Principal, require(*ALL)],
+    scope: Annotated[Scope, scoped(*ALL)],
     start: Start = None,
     end: End = None,
     type_: TypeQ = None,
@@ -121,20 +181,46 @@ def list_episodes(
     exclude_false_alarms: Annotated[
         bool, Query(description="leave out episodes a label marks as a false alarm")
     ] = False,
-) -> dict[str, Any]:
+    placement: PlacementQ = None,
+    layout: Annotated[
+        Literal["records", "columns"],
+        Query(
+            description="'records': a list of episode objects; 'columns': one list per "
+            "field (same fields, far cheaper for a year of episodes)"
+        ),
+    ] = "records",
+) -> Response:
     eps = _episode_query(
-        request, start, end, type_, min_severity, source, wearer_id, limit, exclude_false_alarms
+        request,
+        scope,
+        start,
+        end,
+        type_,
+        min_severity,
+        source,
+        wearer_id,
+        limit,
+        exclude_false_alarms,
+        placement,
     )
-    return {"count": len(eps), "episodes": [e.to_dict() for e in eps]}
+    if layout == "columns":
+        return _json({"count": len(eps), "columns": scope.episode_columns(eps)})
+    return _json({"count": len(eps), "episodes": scope.episodes(eps)})
+
+
+def _scoped_episode(request: Request, scope: Scope, episode_id: str) -> Episode:
+    ep = _store(request).get_episode(episode_id)
+    scope.check(ep.wearer_id, "episode", episode_id)
+    return ep
 
 
 @router.get("/episodes/{episode_id}", summary="one episode", tags=["episodes"])
 def get_episode(
     request: Request,
-    _: Annotated[Principal, require(*ALL)],
+    scope: Annotated[Scope, scoped(*ALL)],
     episode_id: str,
 ) -> dict[str, Any]:
-    return _store(request).get_episode(episode_id).to_dict()
+    return scope.episodes([_scoped_episode(request, scope, episode_id)])[0]
 
 
 @router.post(
@@ -145,17 +231,17 @@ def get_episode(
 )
 def mark_false_alarm(
     request: Request,
-    who: Annotated[Principal, require("researcher")],
+    scope: Annotated[Scope, scoped("researcher")],
     episode_id: str,
 ) -> dict[str, Any]:
     store = _store(request)
-    ep = store.get_episode(episode_id)
+    ep = _scoped_episode(request, scope, episode_id)
     label = Label(
         id=new_id(),
         start_ns=ep.start_ns,
         end_ns=ep.end_ns,
         type=ep.type,
-        labeler=_labeler(who),
+        labeler=scope.principal.name,
         origin="researcher",
         recording_id=ep.recording_id,
         wearer_id=ep.wearer_id,
@@ -164,87 +250,373 @@ def mark_false_alarm(
         note="false alarm",
     )
     store.add_label(label)
-    return label.to_dict()
+    return scope.out(label.to_dict())
+
+
+@router.get("/placements", summary="sensor placements known for the visible wearers")
+def list_placements(
+    request: Request,
+    scope: Annotated[Scope, scoped(*ALL)],
+    wearer_id: WearerQ = None,
+) -> dict[str, Any]:
+    store = _store(request)
+    ids = scope.wearers(wearer_id)
+    names = set(store.episode_placements(wearer_ids=ids))
+    periods = store.placements(wearer_ids=ids)
+    names.update(p.name for p in periods)
+    return {
+        "placements": sorted(names),
+        "periods": scope.out([p.to_dict() for p in periods]),
+        "sides": list(PLACEMENT_SIDES),
+    }
+
+
+# --------------------------------------------------------------------------- self-reports
+
+SelfSeverity = Literal[1, 2, 3, "mild", "moderate", "severe"]
+
+
+class SelfReportIn(BaseModel):
+    """A spasm the wearer logs: "log one now"."""
+
+    model_config = ConfigDict(extra="forbid")
+    t_ns: int | None = Field(None, ge=0, description="when (UTC ns); default now")
+    duration_s: float = Field(0.0, ge=0, le=3600, description="how long it lasted, if known")
+    severity: SelfSeverity | None = Field(None, description="1-3 or mild/moderate/severe")
+    type: str = Field("unknown", description=f"one of {list(EPISODE_TYPES)}")
+    body_site: str | None = Field(
+        None, max_length=100, description="where, e.g. 'calf-left' or a placement name"
+    )
+    trigger: str | None = Field(None, description=f"one of {list(TRIGGERS)}")
+    trigger_text: str | None = Field(
+        None, max_length=500, description="free text (for 'other'); never shown to researchers"
+    )
+
+
+class ConfirmIn(BaseModel):
+    """The wearer's answer to "was that a spasm?"."""
+
+    model_config = ConfigDict(extra="forbid")
+    answer: Literal["yes", "no", "not_sure"]
+
+
+def _severity(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else SEVERITIES[int(value) - 1]
+
+
+@router.post(
+    "/self-reports",
+    status_code=201,
+    summary="log a spasm now (the wearer's own report)",
+    tags=["self-reports"],
+)
+def log_self_report(
+    request: Request,
+    scope: Annotated[Scope, scoped("wearer")],
+    body: SelfReportIn,
+) -> dict[str, Any]:
+    wearer = scope.own()
+    t = time.time_ns() if body.t_ns is None else body.t_ns
+    end = t + round(body.duration_s * 1e9)
+    severity = _severity(body.severity)
+    ep = Episode(
+        id=new_id(),
+        start_ns=t,
+        end_ns=end,
+        type=body.type,
+        severity=severity or "mild",
+        confidence=1.0,
+        source="self-report",
+        wearer_id=wearer,
+        placement=body.body_site,
+    )
+    label = Label(
+        id=new_id(),
+        start_ns=t,
+        end_ns=end,
+        type=body.type,
+        labeler="wearer",
+        origin="self-report",
+        wearer_id=wearer,
+        episode_id=ep.id,
+    )
+    report = SelfReport(
+        id=new_id(),
+        t_ns=t,
+        kind="logged",
+        answer="yes",
+        wearer_id=wearer,
+        episode_id=ep.id,
+        label_id=label.id,
+        severity=severity,
+        body_site=body.body_site,
+        trigger=body.trigger,
+        trigger_text=body.trigger_text,
+    )
+    _store(request).log_self_report(ep, report, label)
+    bus = request.app.state.bus
+    if bus is not None:
+        bus.publish_threadsafe({"type": "episode", "wearer_id": wearer, "episode": ep.to_dict()})
+    return {
+        "self_report": report.to_dict(),
+        "episode": ep.to_dict(),
+        "label": label.to_dict(),
+    }
+
+
+@router.post(
+    "/episodes/{episode_id}/confirm",
+    status_code=201,
+    summary="answer 'was that a spasm?' for an automatic episode (yes / no / not_sure)",
+    tags=["self-reports"],
+)
+def confirm_episode(
+    request: Request,
+    scope: Annotated[Scope, scoped("wearer")],
+    episode_id: str,
+    body: ConfirmIn,
+) -> dict[str, Any]:
+    ep = _scoped_episode(request, scope, episode_id)
+    label = None
+    if body.answer != "not_sure":
+        label = Label(
+            id=new_id(),
+            start_ns=ep.start_ns,
+            end_ns=ep.end_ns,
+            type=ep.type,
+            labeler="wearer",
+            origin="self-report",
+            recording_id=ep.recording_id,
+            wearer_id=ep.wearer_id,
+            episode_id=ep.id,
+            is_false_alarm=body.answer == "no",
+        )
+    report = SelfReport(
+        id=new_id(),
+        t_ns=time.time_ns(),
+        kind="answer",
+        answer=body.answer,
+        wearer_id=ep.wearer_id,
+        episode_id=ep.id,
+        label_id=None if label is None else label.id,
+    )
+    _store(request).answer_episode(report, label)
+    return {
+        "self_report": report.to_dict(),
+        "label": None if label is None else label.to_dict(),
+    }
+
+
+@router.get("/self-reports", summary="the wearers' own reports and answers", tags=["self-reports"])
+def list_self_reports(
+    request: Request,
+    scope: Annotated[Scope, scoped(*ALL)],
+    start: Start = None,
+    end: End = None,
+    wearer_id: WearerQ = None,
+) -> dict[str, Any]:
+    a, b = parse_range(start, end)
+    rows = _store(request).self_reports(a, b, wearer_ids=scope.wearers(wearer_id))
+    return {"count": len(rows), "self_reports": scope.out([r.to_dict() for r in rows])}
 
 
 # --------------------------------------------------------------------------- summaries
 
 
+def _wear_fields(worn: float | None, usable: float | None, days: float) -> dict[str, Any]:
+    return {
+        "worn_s": worn,
+        "usable_s": usable,
+        "low_wear": is_low_wear(usable, days),
+    }
+
+
 def _summary(
-    request: Request, kind: str, start: str | None, end: str | None, tz: str | None, wearer_id: str
+    request: Request,
+    scope: Scope,
+    kind: str,
+    start: str | None,
+    end: str | None,
+    tz: str | None,
+    wearer_id: str | None,
 ) -> dict[str, Any]:
     a, b = parse_range(start, end)
     now = time.time_ns()
     if b is None:
         b = now
     if a is None:
-        a = b - (28 if kind == "daily" else 1) * 86_400 * 10**9
+        a = b - (1 if kind == "hourly" else 28) * 86_400 * 10**9
     span_days = (b - a) / 86_400e9
-    if span_days > (3660 if kind == "daily" else 92):
+    limit = 92 if kind == "hourly" else 3660
+    if span_days > limit:
         raise ConfigError(
-            f"a {kind} summary covers at most {3660 if kind == 'daily' else 92} days "
+            f"a {kind} summary covers at most {limit} days "
             f"(got {span_days:.0f}); narrow 'start'/'end'"
         )
+    wearer = scope.one(wearer_id)
     zone = parse_tz(tz)
-    fn = getattr(_store(request), f"{kind}_summary")
-    buckets = fn(wearer_id, a, b, zone)
+    store = _store(request)
+    fn = store.hourly_summary if kind == "hourly" else store.daily_summary
+    buckets = [x.to_dict() for x in fn(wearer, a, b, zone)]
+    if buckets:
+        d0 = dt.date.fromisoformat(buckets[0]["label"][:10])
+        d1 = dt.date.fromisoformat(buckets[-1]["label"][:10])
+        wear = store.wear_by_day(wearer, d0, d1)
+    else:
+        wear = {}
+    for bk in buckets:
+        worn, usable = wear.get(dt.date.fromisoformat(bk["label"][:10]), (0.0, 0.0))
+        if kind == "hourly":
+            # wear time is kept per day: an hour shows its day's wear
+            bk.update({"day_worn_s": worn, "day_usable_s": usable, "low_wear": is_low_wear(usable)})
+        else:
+            bk.update(_wear_fields(worn, usable, 1.0))
+            bk["text"] = format_count_with_wear(bk["n"], usable)
+    if kind == "weekly":
+        buckets = _weekly(buckets)
     return {
-        "wearer_id": wearer_id,
+        "wearer_id": scope.shown_id(wearer),
         "tz": zone,
         "start_ns": a,
         "end_ns": b,
-        "buckets": [x.to_dict() for x in buckets],
+        "min_valid_wear_s": MIN_VALID_WEAR_S,
+        "buckets": buckets,
     }
 
 
+def _weekly(days: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    weeks: dict[str, dict[str, Any]] = {}
+    for d in days:
+        y, w, _ = dt.date.fromisoformat(d["label"]).isocalendar()
+        key = f"{y}-W{w:02d}"
+        wk = weeks.get(key)
+        if wk is None:
+            wk = weeks[key] = {
+                "label": key,
+                "start_ns": d["start_ns"],
+                "end_ns": d["end_ns"],
+                "days": 0,
+                "n": 0,
+                "by_type": dict.fromkeys(EPISODE_TYPES, 0),
+                "by_severity": dict.fromkeys(SEVERITIES, 0),
+                "duration_s": 0.0,
+                "max_peak": 0.0,
+                "worn_s": 0.0,
+                "usable_s": 0.0,
+                "low_wear_days": 0,
+            }
+        wk["end_ns"] = d["end_ns"]
+        wk["days"] += 1
+        wk["n"] += d["n"]
+        for t, c in d["by_type"].items():
+            wk["by_type"][t] += c
+        for s, c in d["by_severity"].items():
+            wk["by_severity"][s] += c
+        wk["duration_s"] += d["duration_s"]
+        wk["max_peak"] = max(wk["max_peak"], d["max_peak"])
+        wk["worn_s"] += d["worn_s"]
+        wk["usable_s"] += d["usable_s"]
+        wk["low_wear_days"] += int(d["low_wear"])
+    out = []
+    for wk in weeks.values():
+        wk["low_wear"] = is_low_wear(wk["usable_s"], wk["days"])
+        wk["text"] = format_count_with_wear(wk["n"], wk["usable_s"])
+        out.append(wk)
+    return out
+
+
 TzQ = Annotated[str | None, Query(max_length=64, description="IANA time zone (default UTC)")]
-WearerOne = Annotated[str, Query(max_length=128, description="whose summary")]
+WearerOne = Annotated[
+    str | None,
+    Query(
+        max_length=128,
+        description="whose summary (default: the token's only wearer); researchers pass "
+        "the study pseudonym",
+    ),
+]
 
 
-@router.get("/summary/daily", summary="episode counts per local day", tags=["summaries"])
+@router.get(
+    "/summary/daily",
+    summary="episode counts per local day, each with its wear time",
+    tags=["summaries"],
+)
 def daily_summary(
     request: Request,
-    _: Annotated[Principal, require(*ALL)],
+    scope: Annotated[Scope, scoped(*ALL)],
     start: Start = None,
     end: End = None,
     tz: TzQ = None,
-    wearer_id: WearerOne = "default",
+    wearer_id: WearerOne = None,
 ) -> dict[str, Any]:
-    return _summary(request, "daily", start, end, tz, wearer_id)
+    return _summary(request, scope, "daily", start, end, tz, wearer_id)
 
 
-@router.get("/summary/hourly", summary="episode counts per local hour", tags=["summaries"])
+@router.get(
+    "/summary/hourly",
+    summary="episode counts per local hour, with the day's wear time",
+    tags=["summaries"],
+)
 def hourly_summary(
     request: Request,
-    _: Annotated[Principal, require(*ALL)],
+    scope: Annotated[Scope, scoped(*ALL)],
     start: Start = None,
     end: End = None,
     tz: TzQ = None,
-    wearer_id: WearerOne = "default",
+    wearer_id: WearerOne = None,
 ) -> dict[str, Any]:
-    return _summary(request, "hourly", start, end, tz, wearer_id)
+    return _summary(request, scope, "hourly", start, end, tz, wearer_id)
+
+
+@router.get(
+    "/summary/weekly",
+    summary="episode counts per ISO week (local days), with wear time",
+    tags=["summaries"],
+)
+def weekly_summary(
+    request: Request,
+    scope: Annotated[Scope, scoped(*ALL)],
+    start: Start = None,
+    end: End = None,
+    tz: TzQ = None,
+    wearer_id: WearerOne = None,
+) -> dict[str, Any]:
+    return _summary(request, scope, "weekly", start, end, tz, wearer_id)
 
 
 # --------------------------------------------------------------------------- recordings
 
 
+def _scoped_recording(request: Request, scope: Scope, recording_id: str) -> Any:
+    index = request.app.state.recordings
+    try:
+        owner = index.wearer_of(recording_id)
+    except NotFoundError:
+        owner = None  # the same answer as for another wearer's recording
+    if owner is None or owner not in scope.visible:
+        raise NotFoundError(f"no recording with id {recording_id[:128]!r}", reason="recording")
+    return index.open(recording_id)
+
+
 @router.get("/recordings", summary="recordings on this machine", tags=["recordings"])
 def list_recordings(
     request: Request,
-    _: Annotated[Principal, require(*READERS)],
+    scope: Annotated[Scope, scoped(*READERS)],
     wearer_id: WearerQ = None,
 ) -> dict[str, Any]:
-    rows = request.app.state.recordings.list(wearer_id)
-    return {"count": len(rows), "recordings": rows}
+    rows = request.app.state.recordings.list(scope.wearers(wearer_id))
+    return {"count": len(rows), "recordings": scope.out(rows)}
 
 
 @router.get("/recordings/{recording_id}", summary="one recording's streams", tags=["recordings"])
 def get_recording(
     request: Request,
-    _: Annotated[Principal, require(*READERS)],
+    scope: Annotated[Scope, scoped(*READERS)],
     recording_id: str,
 ) -> dict[str, Any]:
-    rec = request.app.state.recordings.open(recording_id)
+    rec = _scoped_recording(request, scope, recording_id)
     return {
         "id": recording_id,
         "start_ns": rec.start_ns,
@@ -274,7 +646,7 @@ def _jsonable(a: np.ndarray) -> list[float | None]:
 )
 def recording_signal(
     request: Request,
-    _: Annotated[Principal, require(*READERS)],
+    scope: Annotated[Scope, scoped(*READERS)],
     recording_id: str,
     stream: Annotated[
         str | None,
@@ -283,8 +655,8 @@ def recording_signal(
     start: Start = None,
     end: End = None,
     buckets: Annotated[int, Query(ge=1, le=MAX_BUCKETS)] = 2000,
-) -> dict[str, Any]:
-    rec = request.app.state.recordings.open(recording_id)
+) -> Response:
+    rec = _scoped_recording(request, scope, recording_id)
     if stream is None:
         keys = sorted(rec.specs)
         emg = [k for k in keys if rec.specs[k].kind == "emg"]
@@ -303,22 +675,24 @@ def recording_signal(
     t, data = rec.read(stream, a, b)
     edges, lo, hi, counts = minmax_buckets(t, data, a, b, buckets)
     spec = rec.specs[stream]
-    return {
-        "recording_id": recording_id,
-        "stream": stream,
-        "units": spec.units,
-        "rate_hz": spec.rate_hz,
-        "start_ns": a,
-        "end_ns": b,
-        "buckets": buckets,
-        "edges_ns": edges.tolist(),
-        "counts": counts.tolist(),
-        "channels": [
-            {"name": ch, "min": _jsonable(lo[:, j]), "max": _jsonable(hi[:, j])}
-            for j, ch in enumerate(spec.channels)
-        ],
-        "gaps": [g.to_dict() for g in rec.gaps(stream) if g.end_ns > a and g.start_ns < b],
-    }
+    return _json(
+        {
+            "recording_id": recording_id,
+            "stream": stream,
+            "units": spec.units,
+            "rate_hz": spec.rate_hz,
+            "start_ns": a,
+            "end_ns": b,
+            "buckets": buckets,
+            "edges_ns": edges.tolist(),
+            "counts": counts.tolist(),
+            "channels": [
+                {"name": ch, "min": _jsonable(lo[:, j]), "max": _jsonable(hi[:, j])}
+                for j, ch in enumerate(spec.channels)
+            ],
+            "gaps": [g.to_dict() for g in rec.gaps(stream) if g.end_ns > a and g.start_ns < b],
+        }
+    )
 
 
 @router.get(
@@ -330,11 +704,12 @@ def recording_signal(
 )
 def export_edf(
     request: Request,
-    _: Annotated[Principal, require(*READERS)],
+    scope: Annotated[Scope, scoped(*READERS)],
     recording_id: str,
 ) -> Response:
-    rec = request.app.state.recordings.open(recording_id)
-    eps = _store(request).episodes(start_ns=rec.start_ns, end_ns=rec.end_ns)
+    rec = _scoped_recording(request, scope, recording_id)
+    owner = request.app.state.recordings.wearer_of(recording_id)
+    eps = _store(request).episodes(start_ns=rec.start_ns, end_ns=rec.end_ns, wearer_ids=[owner])
     body = recording_edf(rec, eps)
     return Response(
         body,
@@ -361,7 +736,12 @@ class LabelIn(BaseModel):
     episode_id: str | None = None
     is_false_alarm: bool = False
     note: str = ""
-    wearer_id: str = "default"
+    wearer_id: str | None = Field(
+        None,
+        max_length=128,
+        description="whose data (pseudonym); default: the episode's or recording's wearer, "
+        "or the only visible one",
+    )
 
 
 class LabelPatch(BaseModel):
@@ -375,54 +755,93 @@ class LabelPatch(BaseModel):
     note: str | None = None
 
 
+OriginQ = Annotated[
+    Literal["researcher", "self-report"] | None,
+    Query(description="only researcher labels or only the wearers' self-reports"),
+]
+
+
 @router.get("/labels", summary="labels, by recording and/or time", tags=["labels"])
 def list_labels(
     request: Request,
-    _: Annotated[Principal, require(*READERS)],
+    scope: Annotated[Scope, scoped(*READERS)],
     recording_id: Annotated[str | None, Query(max_length=128)] = None,
     start: Start = None,
     end: End = None,
     wearer_id: WearerQ = None,
+    origin: OriginQ = None,
 ) -> dict[str, Any]:
     a, b = parse_range(start, end)
     labels = _store(request).labels(
-        wearer_id=wearer_id, recording_id=recording_id, start_ns=a, end_ns=b
+        recording_id=recording_id,
+        start_ns=a,
+        end_ns=b,
+        origin=origin,
+        wearer_ids=scope.wearers(wearer_id),
     )
-    return {"count": len(labels), "labels": [x.to_dict() for x in labels]}
+    return {"count": len(labels), "labels": scope.out([x.to_dict() for x in labels])}
 
 
 @router.post("/labels", status_code=201, summary="create a label", tags=["labels"])
 def create_label(
     request: Request,
-    who: Annotated[Principal, require("researcher")],
+    scope: Annotated[Scope, scoped("researcher")],
     body: LabelIn,
 ) -> dict[str, Any]:
-    label = Label(id=new_id(), labeler=_labeler(who), origin="researcher", **body.model_dump())
+    d = body.model_dump()
+    owners = []
+    if d["episode_id"] is not None:
+        owners.append(_scoped_episode(request, scope, d["episode_id"]).wearer_id)
+    if d["recording_id"] is not None:
+        owner = request.app.state.recordings.wearer_of(d["recording_id"])
+        scope.check(owner, "recording", d["recording_id"])
+        owners.append(owner)
+    if d["wearer_id"] is not None:
+        owners.append(scope.wearers(d["wearer_id"])[0])
+    if len(set(owners)) > 1:
+        raise ConfigError(
+            "the label's episode, recording and wearer_id belong to different wearers"
+        )
+    d["wearer_id"] = owners[0] if owners else scope.one(None)
+    label = Label(id=new_id(), labeler=scope.principal.name, origin="researcher", **d)
     _store(request).add_label(label)
-    return label.to_dict()
+    return scope.out(label.to_dict())
+
+
+def _scoped_label(request: Request, scope: Scope, label_id: str) -> Label:
+    label = _store(request).get_label(label_id)
+    scope.check(label.wearer_id, "label", label_id)
+    if label.origin != "researcher":
+        raise StoreError(
+            f"label {label_id!r} is a wearer's self-report: it is their answer and cannot "
+            "be edited or deleted by a researcher",
+            reason="conflict",
+        )
+    return label
 
 
 @router.patch("/labels/{label_id}", summary="edit a label", tags=["labels"])
 def edit_label(
     request: Request,
-    who: Annotated[Principal, require("researcher")],
+    scope: Annotated[Scope, scoped("researcher")],
     label_id: str,
     body: LabelPatch,
 ) -> dict[str, Any]:
     store = _store(request)
-    old = store.get_label(label_id)
+    old = _scoped_label(request, scope, label_id)
     changes = {k: v for k, v in body.model_dump().items() if v is not None}
-    new = Label.from_dict({**old.to_dict(), **changes, "labeler": _labeler(who)})
+    new = Label.from_dict({**old.to_dict(), **changes, "labeler": scope.principal.name})
     store.update_label(new)
-    return new.to_dict()
+    return scope.out(new.to_dict())
 
 
 @router.delete("/labels/{label_id}", status_code=204, summary="delete a label", tags=["labels"])
 def delete_label(
     request: Request,
-    _: Annotated[Principal, require("researcher")],
+    scope: Annotated[Scope, scoped("researcher")],
     label_id: str,
 ) -> Response:
+    _scoped_label(request, scope, label_id)
     _store(request).delete_label(label_id)
     return Response(status_code=204)
 
@@ -438,29 +857,39 @@ class DiaryIn(BaseModel):
     text: str = ""
     dose: str | None = None
     t_ns: int | None = Field(None, description="when (UTC ns); default now")
-    wearer_id: str = "default"
+    wearer_id: str | None = Field(
+        None, max_length=128, description="must be the token's own wearer (default)"
+    )
+
+
+def _own(scope: Scope, wearer_id: str | None) -> str:
+    """The wearer token's own wearer; another wearer named in a body is a 404."""
+    if wearer_id is not None:
+        scope.wearers(wearer_id)
+    return scope.own()
 
 
 @router.get("/diary", summary="diary entries in a time range", tags=["diary"])
 def list_diary(
     request: Request,
-    _: Annotated[Principal, require("wearer", "clinician")],
+    scope: Annotated[Scope, scoped("wearer", "clinician")],
     start: Start = None,
     end: End = None,
     wearer_id: WearerQ = None,
 ) -> dict[str, Any]:
     a, b = parse_range(start, end)
-    entries = _store(request).diary(wearer_id=wearer_id, start_ns=a, end_ns=b)
-    return {"count": len(entries), "entries": [x.to_dict() for x in entries]}
+    entries = _store(request).diary(start_ns=a, end_ns=b, wearer_ids=scope.wearers(wearer_id))
+    return {"count": len(entries), "entries": scope.out([x.to_dict() for x in entries])}
 
 
 @router.post("/diary", status_code=201, summary="add a diary entry", tags=["diary"])
 def add_diary(
     request: Request,
-    _: Annotated[Principal, require("wearer")],
+    scope: Annotated[Scope, scoped("wearer")],
     body: DiaryIn,
 ) -> dict[str, Any]:
     d = body.model_dump()
+    d["wearer_id"] = _own(scope, d["wearer_id"])
     if d["t_ns"] is None:
         d["t_ns"] = time.time_ns()
     entry = DiaryEntry(id=new_id(), **d)
@@ -478,27 +907,33 @@ class DiaryPatch(BaseModel):
     t_ns: int | None = None
 
 
+def _scoped_diary(request: Request, scope: Scope, entry_id: str) -> DiaryEntry:
+    entry = _store(request).get_diary(entry_id)
+    scope.check(entry.wearer_id, "diary entry", entry_id)
+    return entry
+
+
 @router.patch("/diary/{entry_id}", summary="edit a diary entry", tags=["diary"])
 def edit_diary(
     request: Request,
-    _: Annotated[Principal, require("wearer")],
+    scope: Annotated[Scope, scoped("wearer")],
     entry_id: str,
     body: DiaryPatch,
 ) -> dict[str, Any]:
-    store = _store(request)
-    old = store.get_diary(entry_id)
+    old = _scoped_diary(request, scope, entry_id)
     changes = {k: v for k, v in body.model_dump().items() if v is not None}
     new = DiaryEntry.from_dict({**old.to_dict(), **changes})
-    store.update_diary(new)
+    _store(request).update_diary(new)
     return new.to_dict()
 
 
 @router.delete("/diary/{entry_id}", status_code=204, summary="delete a diary entry", tags=["diary"])
 def delete_diary(
     request: Request,
-    _: Annotated[Principal, require("wearer")],
+    scope: Annotated[Scope, scoped("wearer")],
     entry_id: str,
 ) -> Response:
+    _scoped_diary(request, scope, entry_id)
     _store(request).delete_diary(entry_id)
     return Response(status_code=204)
 
@@ -513,14 +948,16 @@ def delete_diary(
 )
 def list_signal_losses(
     request: Request,
-    _: Annotated[Principal, require(*ALL)],
+    scope: Annotated[Scope, scoped(*ALL)],
     start: Start = None,
     end: End = None,
     wearer_id: WearerQ = None,
 ) -> dict[str, Any]:
     a, b = parse_range(start, end)
-    losses = _store(request).signal_losses(wearer_id=wearer_id, start_ns=a, end_ns=b)
-    return {"count": len(losses), "signal_losses": [x.to_dict() for x in losses]}
+    losses = _store(request).signal_losses(
+        start_ns=a, end_ns=b, wearer_ids=scope.wearers(wearer_id)
+    )
+    return {"count": len(losses), "signal_losses": scope.out([x.to_dict() for x in losses])}
 
 
 # --------------------------------------------------------------------------- prompts
@@ -538,26 +975,28 @@ class PromptIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     exercise_id: str = "paced-breathing"
-    wearer_id: str = "default"
+    wearer_id: str | None = Field(
+        None, max_length=128, description="must be the token's own wearer (default)"
+    )
 
 
 @router.get("/prompts", summary="prompts offered and their outcomes", tags=["prompts"])
 def list_prompts(
     request: Request,
-    _: Annotated[Principal, require(*ALL)],
+    scope: Annotated[Scope, scoped(*ALL)],
     start: Start = None,
     end: End = None,
     wearer_id: WearerQ = None,
 ) -> dict[str, Any]:
     a, b = parse_range(start, end)
-    prompts = _store(request).prompts(wearer_id=wearer_id, start_ns=a, end_ns=b)
-    return {"count": len(prompts), "prompts": [p.to_dict() for p in prompts]}
+    prompts = _store(request).prompts(start_ns=a, end_ns=b, wearer_ids=scope.wearers(wearer_id))
+    return {"count": len(prompts), "prompts": scope.out([p.to_dict() for p in prompts])}
 
 
 @router.post("/prompts", status_code=201, summary="start an exercise on demand", tags=["prompts"])
 def start_prompt(
     request: Request,
-    _: Annotated[Principal, require("wearer")],
+    scope: Annotated[Scope, scoped("wearer")],
     body: PromptIn,
 ) -> dict[str, Any]:
     p = Prompt(
@@ -565,7 +1004,7 @@ def start_prompt(
         t_ns=time.time_ns(),
         reason="on_demand",
         exercise_id=body.exercise_id,
-        wearer_id=body.wearer_id,
+        wearer_id=_own(scope, body.wearer_id),
     )
     _store(request).add_prompt(p)
     return p.to_dict()
@@ -576,17 +1015,23 @@ def start_prompt(
 )
 def set_prompt_outcome(
     request: Request,
-    _: Annotated[Principal, require("wearer")],
+    scope: Annotated[Scope, scoped("wearer")],
     prompt_id: str,
     body: OutcomeIn,
 ) -> dict[str, Any]:
     store = _store(request)
+    scope.check(store.get_prompt(prompt_id).wearer_id, "prompt", prompt_id)
     store.set_prompt_outcome(prompt_id, body.outcome, time.time_ns())
     prompt = store.get_prompt(prompt_id)
     bus = request.app.state.bus
     if bus is not None:
         bus.publish_threadsafe(
-            {"type": "prompt_outcome", "prompt_id": prompt_id, "outcome": body.outcome}
+            {
+                "type": "prompt_outcome",
+                "wearer_id": prompt.wearer_id,
+                "prompt_id": prompt_id,
+                "outcome": body.outcome,
+            }
         )
     return prompt.to_dict()
 
@@ -600,6 +1045,23 @@ def _attachment(body: bytes, media: str, name: str) -> Response:
     )
 
 
+def _export_eps(
+    request: Request,
+    scope: Scope,
+    start: str | None,
+    end: str | None,
+    type_: list[str] | None,
+    min_severity: str | None,
+    source: str | None,
+    wearer_id: str | None,
+    placement: list[str] | None,
+) -> list[Episode]:
+    eps = _episode_query(
+        request, scope, start, end, type_, min_severity, source, wearer_id, None, False, placement
+    )
+    return [scope.episode(e) for e in eps]
+
+
 @router.get(
     "/export/episodes.csv",
     summary="episodes as CSV",
@@ -609,15 +1071,16 @@ def _attachment(body: bytes, media: str, name: str) -> Response:
 )
 def export_csv(
     request: Request,
-    _: Annotated[Principal, require(*ALL)],
+    scope: Annotated[Scope, scoped(*ALL)],
     start: Start = None,
     end: End = None,
     type_: TypeQ = None,
     min_severity: SeverityQ = None,
     source: SourceQ = None,
     wearer_id: WearerQ = None,
+    placement: PlacementQ = None,
 ) -> Response:
-    eps = _episode_query(request, start, end, type_, min_severity, source, wearer_id, None)
+    eps = _export_eps(request, scope, start, end, type_, min_severity, source, wearer_id, placement)
     return _attachment(episodes_csv(eps), "text/csv; charset=utf-8", "episodes.csv")
 
 
@@ -630,15 +1093,16 @@ def export_csv(
 )
 def export_parquet(
     request: Request,
-    _: Annotated[Principal, require(*ALL)],
+    scope: Annotated[Scope, scoped(*ALL)],
     start: Start = None,
     end: End = None,
     type_: TypeQ = None,
     min_severity: SeverityQ = None,
     source: SourceQ = None,
     wearer_id: WearerQ = None,
+    placement: PlacementQ = None,
 ) -> Response:
-    eps = _episode_query(request, start, end, type_, min_severity, source, wearer_id, None)
+    eps = _export_eps(request, scope, start, end, type_, min_severity, source, wearer_id, placement)
     return _attachment(episodes_parquet(eps), "application/vnd.apache.parquet", "episodes.parquet")
 
 
@@ -649,13 +1113,14 @@ def export_parquet(
 )
 def export_fhir(
     request: Request,
-    _: Annotated[Principal, require(*ALL)],
+    scope: Annotated[Scope, scoped(*ALL)],
     start: Start = None,
     end: End = None,
     type_: TypeQ = None,
     min_severity: SeverityQ = None,
     source: SourceQ = None,
     wearer_id: WearerQ = None,
+    placement: PlacementQ = None,
 ) -> JSONResponse:
-    eps = _episode_query(request, start, end, type_, min_severity, source, wearer_id, None)
+    eps = _export_eps(request, scope, start, end, type_, min_severity, source, wearer_id, placement)
     return JSONResponse(episodes_fhir_bundle(eps), media_type="application/fhir+json")

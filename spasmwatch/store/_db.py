@@ -48,8 +48,10 @@ from spasmwatch.store._values import (
     Device,
     DiaryEntry,
     Followup,
+    Placement,
     Prompt,
     RecordingInfo,
+    SelfReport,
     SignalLoss,
     SummaryBucket,
     Wearer,
@@ -77,6 +79,10 @@ _DEVICE_COLS = (
     "wearer_id, last_seen_ns"
 )
 _LOSS_COLS = "id, wearer_id, device, stream, start_ns, end_ns, cause, recording_id"
+_SR_COLS = (
+    "id, wearer_id, t_ns, kind, answer, episode_id, label_id, severity, body_site, trigger, "
+    "trigger_text"
+)
 _NOT_FALSE_ALARM = (
     "NOT EXISTS (SELECT 1 FROM labels l WHERE l.episode_id = e.id AND l.is_false_alarm = 1)"
 )
@@ -223,6 +229,22 @@ def _device(r: Sequence[Any]) -> Device:
     )
 
 
+def _self_report(r: Sequence[Any]) -> SelfReport:
+    return SelfReport(
+        id=r[0],
+        wearer_id=r[1],
+        t_ns=r[2],
+        kind=r[3],
+        answer=r[4],
+        episode_id=r[5],
+        label_id=r[6],
+        severity=None if r[7] is None else SEVERITIES[r[7] - 1],
+        body_site=r[8],
+        trigger=r[9],
+        trigger_text=r[10],
+    )
+
+
 def _loss(r: Sequence[Any]) -> SignalLoss:
     return SignalLoss(
         id=r[0],
@@ -258,6 +280,18 @@ def _need_choices(value: Iterable[str] | None, name: str, allowed: tuple[str, ..
         raise StoreError(
             f"{name} must be a non-empty list of {list(allowed)} (got {vals!r})", reason="invalid"
         )
+    return vals
+
+
+def _ids(value: Iterable[str] | None, name: str) -> list[str] | None:
+    """A list of ids from an iterable (``None`` passes: no filter; ``[]``: matches nothing)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    vals = list(value)
+    if not all(isinstance(v, str) for v in vals):
+        raise StoreError(f"{name} must be a list of strings (got {vals[:5]!r})", reason="invalid")
     return vals
 
 
@@ -622,6 +656,8 @@ class EventStore:
         final_only: bool = False,
         exclude_false_alarms: bool = False,
         newest_first: bool = False,
+        wearer_ids: Iterable[str] | None = None,
+        placements: Iterable[str] | None = None,
     ) -> list[Episode]:
         """Episodes matching every given filter, ordered by start.
 
@@ -649,8 +685,28 @@ class EventStore:
             Leave out episodes that a label marks as a false alarm.
         newest_first : bool
             Order by start descending (with ``limit``: the latest ones).
+        wearer_ids : iterable of str, optional
+            Only episodes of these wearers (an empty list matches nothing): how the API
+            scopes a query to the wearers a caller may see.
+        placements : iterable of str, optional
+            Only episodes whose ``placement`` is one of these (``"gastrocnemius-left"``); a
+            bare muscle (``"gastrocnemius"``) also matches every side of it.
         """
         w = _Where()
+        ids = _ids(wearer_ids, "wearer_ids")
+        if ids is not None:
+            if not ids:
+                return []
+            w.add_in("e.wearer_id", ids)
+        places = _ids(placements, "placements")
+        if places is not None:
+            if not places:
+                return []
+            ors = []
+            for p in places:
+                ors.append("(e.placement = ? OR substr(e.placement, 1, ?) = ?)")
+                w.params.extend([p, len(p) + 1, p + "-"])
+            w.parts.append("(" + " OR ".join(ors) + ")")
         _need(wearer_id, "wearer_id", str)
         _need(start_ns, "start_ns", int)
         _need(end_ns, "end_ns", int)
@@ -859,9 +915,20 @@ class EventStore:
         origin: str | None = None,
         labeler: str | None = None,
         episode_id: str | None = None,
+        *,
+        wearer_ids: Iterable[str] | None = None,
     ) -> list[Label]:
-        """Labels matching every given filter (interval overlap as in :meth:`episodes`)."""
+        """Labels matching every given filter (interval overlap as in :meth:`episodes`).
+
+        ``origin="self-report"`` gives the wearers' own answers (kept apart from
+        ``"researcher"`` labels); ``wearer_ids`` limits to those wearers ([] = none).
+        """
         w = _Where()
+        ids = _ids(wearer_ids, "wearer_ids")
+        if ids is not None:
+            if not ids:
+                return []
+            w.add_in("wearer_id", ids)
         for v, n in (
             (recording_id, "recording_id"),
             (wearer_id, "wearer_id"),
@@ -968,9 +1035,15 @@ class EventStore:
         *,
         without_followup: bool = False,
         limit: int | None = None,
+        wearer_ids: Iterable[str] | None = None,
     ) -> list[Prompt]:
         """Prompts offered in ``[start_ns, end_ns)`` matching every given filter, by time."""
         w = _Where()
+        ids = _ids(wearer_ids, "wearer_ids")
+        if ids is not None:
+            if not ids:
+                return []
+            w.add_in("wearer_id", ids)
         _need(wearer_id, "wearer_id", str)
         _need(start_ns, "start_ns", int)
         _need(end_ns, "end_ns", int)
@@ -1036,9 +1109,15 @@ class EventStore:
         limit: int | None = None,
         *,
         newest_first: bool = False,
+        wearer_ids: Iterable[str] | None = None,
     ) -> list[DiaryEntry]:
         """Diary entries with ``t_ns`` in ``[start_ns, end_ns)`` matching the filters."""
         w = _Where()
+        ids = _ids(wearer_ids, "wearer_ids")
+        if ids is not None:
+            if not ids:
+                return []
+            w.add_in("wearer_id", ids)
         _need(wearer_id, "wearer_id", str)
         _need(start_ns, "start_ns", int)
         _need(end_ns, "end_ns", int)
@@ -1160,10 +1239,18 @@ class EventStore:
         start_ns: int | None = None,
         end_ns: int | None = None,
         device: str | None = None,
+        *,
+        wearer_ids: Iterable[str] | None = None,
     ) -> list[RecordingInfo]:
         """Indexed recordings overlapping ``[start_ns, end_ns)`` (open ones count as
-        ongoing), optionally only one wearer's or those including ``device``."""
+        ongoing), optionally only one wearer's (or these wearers') or those including
+        ``device``."""
         w = _Where()
+        ids = _ids(wearer_ids, "wearer_ids")
+        if ids is not None:
+            if not ids:
+                return []
+            w.add_in("r.wearer_id", ids)
         _need(wearer_id, "wearer_id", str)
         _need(start_ns, "start_ns", int)
         _need(end_ns, "end_ns", int)
@@ -1217,9 +1304,16 @@ class EventStore:
         start_ns: int | None = None,
         end_ns: int | None = None,
         device: str | None = None,
+        *,
+        wearer_ids: Iterable[str] | None = None,
     ) -> list[SignalLoss]:
         """Signal losses overlapping ``[start_ns, end_ns)``, by start."""
         w = _Where()
+        ids = _ids(wearer_ids, "wearer_ids")
+        if ids is not None:
+            if not ids:
+                return []
+            w.add_in("wearer_id", ids)
         for v, n in ((wearer_id, "wearer_id"), (device, "device")):
             _need(v, n, str)
             if v is not None:
@@ -1298,6 +1392,266 @@ class EventStore:
             w.params,
         )
         return [WearTime(r[0], dt.date.fromisoformat(r[1]), r[2], r[3], r[4]) for r in rows]
+
+    def wear_by_day(
+        self, wearer_id: str, start_day: dt.date, end_day: dt.date
+    ) -> dict[dt.date, tuple[float, float]]:
+        """Seconds worn and usable per local day in ``[start_day, end_day]`` (inclusive).
+
+        A day worn with several devices counts the device worn longest (the totals of
+        different devices overlap in time and cannot be added). Days without a row are
+        absent from the dict (nothing was worn, or nothing was recorded).
+        """
+        out: dict[dt.date, tuple[float, float]] = {}
+        for r in self.wear_time(wearer_id, start_day, end_day):
+            worn, usable = out.get(r.day, (0.0, 0.0))
+            out[r.day] = (max(worn, r.worn_s), max(usable, r.usable_s))
+        return out
+
+    # ------------------------------------------------------------------ placements
+
+    def set_placement(
+        self,
+        device_id: str,
+        muscle: str,
+        side: str | None,
+        since_ns: int,
+        *,
+        wearer_id: str | None = None,
+    ) -> Placement:
+        """Record that ``device_id`` sits on ``muscle`` / ``side`` from ``since_ns`` on.
+
+        The device's previous open placement (if it started earlier) ends at ``since_ns``;
+        the device row (if known) gets the new placement as its current one. Returns the
+        stored :class:`Placement`. Episodes should carry :attr:`Placement.name`.
+
+        Raises
+        ------
+        StoreError
+            ``reason="invalid"`` for a bad muscle/side/time, ``"conflict"`` if a placement
+            of this device starts later than ``since_ns`` (placements are appended in
+            time order).
+        """
+        pl = Placement(device_id, muscle, side, since_ns, None, wearer_id)  # validates
+        with self.transaction() as conn:
+            later = conn.execute(
+                "SELECT since_ns FROM placements WHERE device = ? AND since_ns > ? LIMIT 1",
+                (device_id, since_ns),
+            ).fetchone()
+            if later is not None:
+                raise StoreError(
+                    f"device {device_id!r} already has a placement from {later[0]} ns, after "
+                    f"{since_ns}; placements are recorded in time order",
+                    reason="conflict",
+                )
+            if wearer_id is not None:
+                self._ensure_wearer(conn, wearer_id)
+            conn.execute(
+                "UPDATE placements SET until_ns = ? WHERE device = ? AND until_ns IS NULL "
+                "AND since_ns < ?",
+                (since_ns, device_id, since_ns),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO placements (device, since_ns, until_ns, wearer_id, "
+                "muscle, side) VALUES (?, ?, NULL, ?, ?, ?)",
+                (device_id, since_ns, wearer_id, muscle, side),
+            )
+            conn.execute(
+                "UPDATE devices SET placement_muscle = ?, placement_side = ? WHERE id = ?",
+                (muscle, side, device_id),
+            )
+        return pl
+
+    def placement_at(self, device_id: str, t_ns: int) -> Placement | None:
+        """The placement of ``device_id`` at time ``t_ns``, or ``None`` if none was set."""
+        _need(device_id, "device_id", str, optional=False)
+        _need(t_ns, "t_ns", int, optional=False)
+        rows = self._query(
+            "SELECT device, muscle, side, since_ns, until_ns, wearer_id FROM placements "
+            "WHERE device = ? AND since_ns <= ? AND (until_ns IS NULL OR until_ns > ?) "
+            "ORDER BY since_ns DESC LIMIT 1",
+            (device_id, t_ns, t_ns),
+        )
+        return Placement(*rows[0]) if rows else None
+
+    def placements(
+        self,
+        device: str | None = None,
+        *,
+        wearer_ids: Iterable[str] | None = None,
+    ) -> list[Placement]:
+        """Recorded placements (of one device, of these wearers), by device and time."""
+        w = _Where()
+        _need(device, "device", str)
+        if device is not None:
+            w.add("device = ?", device)
+        ids = _ids(wearer_ids, "wearer_ids")
+        if ids is not None:
+            if not ids:
+                return []
+            w.add_in("wearer_id", ids)
+        rows = self._query(
+            "SELECT device, muscle, side, since_ns, until_ns, wearer_id FROM placements"
+            f"{w.sql()} ORDER BY device, since_ns",
+            w.params,
+        )
+        return [Placement(*r) for r in rows]
+
+    def episode_placements(self, *, wearer_ids: Iterable[str] | None = None) -> list[str]:
+        """Distinct ``placement`` values of stored episodes (of these wearers), sorted."""
+        w = _Where()
+        w.add("placement IS NOT NULL")
+        ids = _ids(wearer_ids, "wearer_ids")
+        if ids is not None:
+            if not ids:
+                return []
+            w.add_in("wearer_id", ids)
+        return [
+            r[0]
+            for r in self._query(
+                f"SELECT DISTINCT placement FROM episodes{w.sql()} ORDER BY placement", w.params
+            )
+        ]
+
+    # ------------------------------------------------------------------ self-reports
+
+    def _insert_self_report(self, conn: sqlite3.Connection, r: SelfReport) -> None:
+        conn.execute(
+            f"INSERT INTO self_reports ({_SR_COLS}, created_ns) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                r.id,
+                r.wearer_id,
+                r.t_ns,
+                r.kind,
+                r.answer,
+                r.episode_id,
+                r.label_id,
+                None if r.severity is None else SEVERITIES.index(r.severity) + 1,
+                r.body_site,
+                r.trigger,
+                r.trigger_text,
+                time.time_ns(),
+            ),
+        )
+
+    def log_self_report(
+        self, episode: Episode, report: SelfReport, label: Label
+    ) -> tuple[Episode, SelfReport, Label]:
+        """Store a spasm the wearer logged: the episode (source ``self-report``), its
+        ``self-report`` label and the report, in one transaction (all or nothing)."""
+        self._check_type(episode, Episode, "episode")
+        self._check_type(report, SelfReport, "self-report")
+        self._check_type(label, Label, "label")
+        if (
+            episode.source != "self-report"
+            or label.origin != "self-report"
+            or report.kind != "logged"
+            or not (episode.wearer_id == report.wearer_id == label.wearer_id)
+            or report.episode_id != episode.id
+            or label.episode_id != episode.id
+            or report.label_id != label.id
+        ):
+            raise StoreError(
+                "a logged self-report needs an episode with source 'self-report', a label "
+                "with origin 'self-report' and a report of kind 'logged', all of one wearer "
+                "and pointing at each other",
+                reason="invalid",
+            )
+        with self.transaction() as conn:
+            self._ensure_wearer(conn, episode.wearer_id)
+            conn.execute(
+                f"INSERT INTO episodes ({_EP_COLS}, updated_ns) VALUES ({', '.join('?' * 15)})",
+                self._episode_params(episode),
+            )
+            conn.execute(
+                f"INSERT INTO labels ({_LABEL_COLS}, updated_ns) VALUES ({', '.join('?' * 12)})",
+                self._label_params(label),
+            )
+            self._insert_self_report(conn, report)
+        return episode, report, label
+
+    def answer_episode(
+        self, report: SelfReport, label: Label | None
+    ) -> tuple[SelfReport, Label | None]:
+        """Store the wearer's answer to "was that a spasm?" about ``report.episode_id``.
+
+        ``yes``/``no`` come with a ``self-report`` label (``no`` marks a false alarm);
+        ``not_sure`` with ``label=None``. A new answer replaces the wearer's previous
+        answer to the same episode (and its label): one wearer, one current answer.
+        """
+        self._check_type(report, SelfReport, "self-report")
+        if report.kind != "answer" or report.episode_id is None:
+            raise StoreError("an answer needs kind='answer' and an episode_id", reason="invalid")
+        if (label is None) != (report.answer == "not_sure") or (
+            label is not None
+            and (
+                label.origin != "self-report"
+                or label.episode_id != report.episode_id
+                or label.wearer_id != report.wearer_id
+                or report.label_id != label.id
+                or label.is_false_alarm != (report.answer == "no")
+            )
+        ):
+            raise StoreError(
+                "answer 'yes'/'no' needs a matching self-report label (is_false_alarm for "
+                "'no'), 'not_sure' none",
+                reason="invalid",
+            )
+        with self.transaction() as conn:
+            self._require_episode(conn, report.episode_id)
+            old = conn.execute(
+                "SELECT id, label_id FROM self_reports WHERE episode_id = ? AND wearer_id = ? "
+                "AND kind = 'answer'",
+                (report.episode_id, report.wearer_id),
+            ).fetchall()
+            for _rid, lid in old:
+                if lid is not None:
+                    conn.execute("DELETE FROM labels WHERE id = ?", (lid,))
+            conn.execute(
+                "DELETE FROM self_reports WHERE episode_id = ? AND wearer_id = ? "
+                "AND kind = 'answer'",
+                (report.episode_id, report.wearer_id),
+            )
+            if label is not None:
+                conn.execute(
+                    f"INSERT INTO labels ({_LABEL_COLS}, updated_ns) "
+                    f"VALUES ({', '.join('?' * 12)})",
+                    self._label_params(label),
+                )
+            self._insert_self_report(conn, report)
+        return report, label
+
+    def self_reports(
+        self,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        *,
+        wearer_ids: Iterable[str] | None = None,
+        episode_id: str | None = None,
+        kind: str | None = None,
+    ) -> list[SelfReport]:
+        """Self-reports with ``t_ns`` in ``[start_ns, end_ns)`` matching the filters."""
+        w = _Where()
+        _need(start_ns, "start_ns", int)
+        _need(end_ns, "end_ns", int)
+        _need(episode_id, "episode_id", str)
+        if start_ns is not None:
+            w.add("t_ns >= ?", start_ns)
+        if end_ns is not None:
+            w.add("t_ns < ?", end_ns)
+        if episode_id is not None:
+            w.add("episode_id = ?", episode_id)
+        w.add_in("kind", _need_choices(kind, "kind", ("logged", "answer")))
+        ids = _ids(wearer_ids, "wearer_ids")
+        if ids is not None:
+            if not ids:
+                return []
+            w.add_in("wearer_id", ids)
+        rows = self._query(
+            f"SELECT {_SR_COLS} FROM self_reports{w.sql()} ORDER BY t_ns, id", w.params
+        )
+        return [_self_report(r) for r in rows]
 
 
 def _local_midnight_ns(day: dt.date, zone: dt.tzinfo) -> int:

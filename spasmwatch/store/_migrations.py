@@ -167,10 +167,123 @@ CREATE TABLE wear_time (
 ) STRICT, WITHOUT ROWID;
 """
 
+_V3 = """
+-- API tokens: until now created by the API with CREATE TABLE IF NOT EXISTS. Make sure the
+-- old table exists (empty on a fresh file), copy its rows into the new shape, swap.
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    created_ns INTEGER NOT NULL,
+    last_used_ns INTEGER,
+    revoked_ns INTEGER
+);
+CREATE TABLE api_tokens_v3 (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    role         TEXT NOT NULL CHECK (role IN ('wearer', 'clinician', 'researcher')),
+    token_sha256 TEXT NOT NULL UNIQUE,
+    wearer_id    TEXT REFERENCES wearers(id) ON DELETE CASCADE,
+    created_ns   INTEGER NOT NULL,
+    last_used_ns INTEGER,
+    revoked_ns   INTEGER,
+    CHECK ((role = 'wearer') = (wearer_id IS NOT NULL))
+) STRICT;
+-- a wearer token of the single-user era was the 'default' wearer's
+INSERT OR IGNORE INTO wearers (id, pseudonym, created_ns)
+    SELECT 'default', 'default', created_ns FROM api_tokens WHERE role = 'wearer' LIMIT 1;
+INSERT INTO api_tokens_v3
+    (id, name, role, token_sha256, wearer_id, created_ns, last_used_ns, revoked_ns)
+    SELECT id, name, role, token_sha256, CASE WHEN role = 'wearer' THEN 'default' END,
+           created_ns, last_used_ns, revoked_ns
+    FROM api_tokens WHERE role IN ('wearer', 'clinician', 'researcher');
+DROP TABLE api_tokens;
+ALTER TABLE api_tokens_v3 RENAME TO api_tokens;
+CREATE INDEX api_tokens_name ON api_tokens (name);
+
+-- clinician (token name) -> wearers they may see
+CREATE TABLE clinician_wearers (
+    clinician TEXT NOT NULL,
+    wearer_id TEXT NOT NULL REFERENCES wearers(id) ON DELETE CASCADE,
+    since_ns  INTEGER NOT NULL,
+    PRIMARY KEY (clinician, wearer_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX clinician_wearers_wearer ON clinician_wearers (wearer_id);
+
+-- studies: a per-study secret keys the wearers' pseudonyms (HMAC-SHA256)
+CREATE TABLE studies (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    secret     TEXT NOT NULL,
+    created_ns INTEGER NOT NULL
+) STRICT;
+CREATE TABLE study_wearers (
+    study_id  TEXT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    wearer_id TEXT NOT NULL REFERENCES wearers(id) ON DELETE CASCADE,
+    since_ns  INTEGER NOT NULL,
+    PRIMARY KEY (study_id, wearer_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX study_wearers_wearer ON study_wearers (wearer_id);
+CREATE TABLE study_members (
+    study_id   TEXT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    researcher TEXT NOT NULL,
+    since_ns   INTEGER NOT NULL,
+    PRIMARY KEY (study_id, researcher)
+) STRICT, WITHOUT ROWID;
+
+-- Clinician and researcher tokens of the single-user era saw every wearer: keep that for
+-- the wearers that exist now (new wearers need an explicit assignment or enrolment).
+INSERT INTO clinician_wearers (clinician, wearer_id, since_ns)
+    SELECT DISTINCT t.name, w.id, t.created_ns FROM api_tokens t, wearers w
+    WHERE t.role = 'clinician' AND t.revoked_ns IS NULL;
+INSERT INTO studies (id, name, secret, created_ns)
+    SELECT 'legacy', 'researchers before per-study access', lower(hex(randomblob(32))),
+           (SELECT min(created_ns) FROM api_tokens WHERE role = 'researcher')
+    WHERE EXISTS (SELECT 1 FROM api_tokens WHERE role = 'researcher' AND revoked_ns IS NULL);
+INSERT INTO study_wearers (study_id, wearer_id, since_ns)
+    SELECT s.id, w.id, s.created_ns FROM studies s, wearers w WHERE s.id = 'legacy';
+INSERT INTO study_members (study_id, researcher, since_ns)
+    SELECT DISTINCT 'legacy', t.name, t.created_ns FROM api_tokens t
+    WHERE t.role = 'researcher' AND t.revoked_ns IS NULL
+      AND EXISTS (SELECT 1 FROM studies WHERE id = 'legacy');
+
+-- where each device sat, per period: muscle + side, from since_ns until until_ns (open: NULL)
+CREATE TABLE placements (
+    device    TEXT NOT NULL,
+    since_ns  INTEGER NOT NULL,
+    until_ns  INTEGER CHECK (until_ns IS NULL OR until_ns >= since_ns),
+    wearer_id TEXT REFERENCES wearers(id) ON DELETE CASCADE,
+    muscle    TEXT NOT NULL,
+    side      TEXT CHECK (side IS NULL OR side IN ('left', 'right', 'midline')),
+    PRIMARY KEY (device, since_ns)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX episodes_placement ON episodes (placement, start_ns) WHERE placement IS NOT NULL;
+
+-- the wearer's own reports: "log one now" and answers to "was that a spasm?"
+CREATE TABLE self_reports (
+    id           TEXT PRIMARY KEY,
+    wearer_id    TEXT NOT NULL REFERENCES wearers(id) ON DELETE CASCADE,
+    t_ns         INTEGER NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('logged', 'answer')),
+    answer       TEXT NOT NULL CHECK (answer IN ('yes', 'no', 'not_sure')),
+    episode_id   TEXT REFERENCES episodes(id) ON DELETE SET NULL,
+    label_id     TEXT REFERENCES labels(id) ON DELETE SET NULL,
+    severity     INTEGER CHECK (severity IS NULL OR severity BETWEEN 1 AND 3),
+    body_site    TEXT,
+    trigger      TEXT,
+    trigger_text TEXT,
+    created_ns   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX self_reports_wearer_t ON self_reports (wearer_id, t_ns);
+CREATE INDEX self_reports_episode ON self_reports (episode_id);
+"""
+
 #: The ordered schema history. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events: wearers, episodes, labels, prompts, diary", _V1),
     Migration(2, "devices, recording index, signal losses, wear time", _V2),
+    Migration(3, "api tokens, clinician assignments, studies, placements, self-reports", _V3),
 )
 
 #: Schema version this code writes and understands.

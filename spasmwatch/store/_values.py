@@ -13,6 +13,7 @@ from typing import Any
 from spasmwatch.core import GAP_CAUSES
 from spasmwatch.episodes._types import (
     EPISODE_TYPES,
+    SEVERITIES,
     _check_choice,
     _check_float,
     _check_id,
@@ -23,6 +24,7 @@ from spasmwatch.episodes._types import (
     _invalid,
     _set,
     _to_dict,
+    severity_rank,
 )
 
 __all__ = [
@@ -30,11 +32,15 @@ __all__ = [
     "PLACEMENT_SIDES",
     "PROMPT_OUTCOMES",
     "PROMPT_REASONS",
+    "SELF_REPORT_ANSWERS",
+    "TRIGGERS",
     "Device",
     "DiaryEntry",
     "Followup",
+    "Placement",
     "Prompt",
     "RecordingInfo",
+    "SelfReport",
     "SignalLoss",
     "SummaryBucket",
     "WearTime",
@@ -49,6 +55,20 @@ PROMPT_OUTCOMES = ("pending", "done", "dismissed", "ignored", "snoozed")
 DIARY_KINDS = ("medication", "stretching", "exercise", "heat", "cold", "fluids", "note")
 #: Body side of a sensor placement.
 PLACEMENT_SIDES = ("left", "right", "midline")
+#: What the wearer may name as the trigger of a spasm they report (``other``: free text).
+TRIGGERS = (
+    "stretching",
+    "heat",
+    "cold",
+    "full_bladder",
+    "stress",
+    "infection",
+    "position_change",
+    "unknown",
+    "other",
+)
+#: Answers to "was that a spasm?" (a spasm logged by the wearer is always ``yes``).
+SELF_REPORT_ANSWERS = ("yes", "no", "not_sure")
 
 
 class _Dictable:
@@ -463,3 +483,121 @@ class SummaryBucket(_Dictable):
     def __post_init__(self) -> None:
         if set(self.by_type) != set(EPISODE_TYPES):
             raise _invalid("SummaryBucket.by_type", f"keys {list(EPISODE_TYPES)}", self.by_type)
+
+
+def placement_name(muscle: str | None, side: str | None) -> str | None:
+    """``"<muscle>-<side>"`` (or just the muscle) as episodes carry it; ``None`` if unknown."""
+    if muscle is None:
+        return None
+    return muscle if side is None else f"{muscle}-{side}"
+
+
+@dataclass(frozen=True, slots=True)
+class Placement(_Dictable):
+    """Where one device sat on the body from ``since_ns`` until ``until_ns``.
+
+    Parameters
+    ----------
+    device : str
+        Device instance name (as in :attr:`spasmwatch.core.StreamSpec.device`).
+    muscle : str
+        Muscle or body site, lower case, e.g. ``"gastrocnemius"``, ``"quadriceps"``,
+        ``"forearm_flexors"``.
+    side : str or None
+        One of :data:`PLACEMENT_SIDES`.
+    since_ns : int
+        From when (UTC ns).
+    until_ns : int or None
+        Until when (UTC ns, exclusive); ``None`` while it is still the current placement.
+    wearer_id : str or None
+        Who wore it.
+    """
+
+    device: str
+    muscle: str
+    side: str | None = None
+    since_ns: int = 0
+    until_ns: int | None = None
+    wearer_id: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self, "device")
+        _check_text(self, "muscle", allow_empty=False, max_len=100)
+        if self.muscle.strip() != self.muscle or "-" in self.muscle:
+            raise _invalid(
+                "Placement.muscle", "a name without '-' or surrounding spaces", self.muscle
+            )
+        _check_choice(self, "side", PLACEMENT_SIDES, optional=True)
+        _check_int(self, "since_ns")
+        _check_int(self, "until_ns", optional=True)
+        if self.until_ns is not None and self.until_ns < self.since_ns:
+            raise _invalid("Placement.until_ns", f">= since_ns ({self.since_ns})", self.until_ns)
+        _check_id(self, "wearer_id", optional=True)
+
+    @property
+    def name(self) -> str:
+        """``"<muscle>-<side>"`` or the muscle: the value of ``Episode.placement``."""
+        out = placement_name(self.muscle, self.side)
+        assert out is not None
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SelfReport(_Dictable):
+    """What the wearer said: a spasm they logged, or an answer to "was that a spasm?".
+
+    Parameters
+    ----------
+    id : str
+        Record id.
+    t_ns : int
+        When the spasm happened (``logged``) or when the wearer answered (``answer``), UTC ns.
+    kind : str
+        ``"logged"`` ("log one now") or ``"answer"`` (to an automatic detection).
+    answer : str
+        One of :data:`SELF_REPORT_ANSWERS`; ``"yes"`` for a logged spasm.
+    wearer_id : str
+        Who reported.
+    episode_id : str or None
+        The episode logged (source ``self-report``) or asked about.
+    label_id : str or None
+        The ``self-report`` label made from it (``None`` for ``not_sure``: not usable as
+        ground truth).
+    severity : str or None
+        One of ``mild``, ``moderate``, ``severe`` if the wearer said.
+    body_site : str or None
+        Where, in the wearer's words or a placement name (``"calf-left"``).
+    trigger : str or None
+        One of :data:`TRIGGERS`.
+    trigger_text : str or None
+        Free text for ``trigger="other"`` (or a detail); never shown to researchers.
+    """
+
+    id: str
+    t_ns: int
+    kind: str
+    answer: str
+    wearer_id: str = "default"
+    episode_id: str | None = None
+    label_id: str | None = None
+    severity: str | None = None
+    body_site: str | None = None
+    trigger: str | None = None
+    trigger_text: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self, "id")
+        _check_int(self, "t_ns")
+        _check_choice(self, "kind", ("logged", "answer"))
+        _check_choice(self, "answer", SELF_REPORT_ANSWERS)
+        if self.kind == "logged" and self.answer != "yes":
+            raise _invalid("SelfReport.answer", "'yes' for a logged spasm", self.answer)
+        _check_id(self, "wearer_id")
+        _check_id(self, "episode_id", optional=True)
+        _check_id(self, "label_id", optional=True)
+        if self.severity is not None and not isinstance(self.severity, str):
+            _set(self, "severity", SEVERITIES[severity_rank(self.severity) - 1])
+        _check_choice(self, "severity", SEVERITIES, optional=True)
+        _check_text(self, "body_site", optional=True, allow_empty=False, max_len=100)
+        _check_choice(self, "trigger", TRIGGERS, optional=True)
+        _check_text(self, "trigger_text", optional=True, max_len=500)

@@ -1,4 +1,5 @@
-"""Fixtures of the API tests: a real SQLite store, a real recording folder, tokens per role."""
+"""Fixtures of the API tests: a real SQLite store, real recording folders, tokens per
+principal of the authorisation matrix (see ``swapi_fixtures``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from swapi_fixtures import ROLES, make_recording, seed
+from swapi_fixtures import Seeded, make_tokens, seed
 
 from spasmwatch.api import LiveBus, create_app
 from spasmwatch.store import EventStore
@@ -21,25 +22,37 @@ class Env:
     tokens: dict[str, str]
     bus: LiveBus
     data_dir: Path
-    recording_id: str
-    episode_ids: list[str]
-    prompt_id: str
-    diary_id: str
+    seeded: Seeded
 
-    def h(self, role: str | None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+    @property
+    def recording_id(self) -> str:
+        return self.seeded.recording_id
+
+    @property
+    def episode_ids(self) -> list[str]:
+        return self.seeded.episode_ids
+
+    @property
+    def prompt_id(self) -> str:
+        return self.seeded.prompt_id
+
+    @property
+    def diary_id(self) -> str:
+        return self.seeded.diary_id
+
+    def h(self, who: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> Env:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    rec_id = make_recording(data_dir / "rec1")
     store = EventStore(tmp_path / "events.db")
-    ep_ids, prompt_id, diary_id = seed(store, rec_id, data_dir / "rec1")
+    seeded = seed(store, data_dir)
     bus = LiveBus(maxsize=8)
     app = create_app(tmp_path / "events.db", data_dir=data_dir, live_bus=bus, store=store)
-    tokens = {r: app.state.tokens.create(r, f"{r}-1")[0] for r in ROLES}
+    tokens = make_tokens(app.state.tokens)
     with TestClient(app) as client:
-        yield Env(app, client, store, tokens, bus, data_dir, rec_id, ep_ids, prompt_id, diary_id)
+        yield Env(app, client, store, tokens, bus, data_dir, seeded)
     store.close()

@@ -11,6 +11,7 @@ import importlib.util
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -39,6 +40,7 @@ def _load_test_data():
     path = Path(__file__).resolve().parents[1] / "api" / "swapi_fixtures.py"
     spec = importlib.util.spec_from_file_location("swapi_fixtures_browser", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
@@ -60,6 +62,7 @@ class Server:
     recording_id: str
     episode_ids: list
     data: object
+    seeded: object = None
 
 
 def _free_port() -> int:
@@ -79,12 +82,12 @@ def server() -> Iterator[Server]:
     tmp = Path(tempfile.mkdtemp(prefix="sw-browser-"))
     data_dir = tmp / "data"
     data_dir.mkdir()
-    rec_id = data.make_recording(data_dir / "rec1")
     store = EventStore(tmp / "events.db")
-    ep_ids, _, _ = data.seed(store, rec_id, data_dir / "rec1")
+    seeded = data.seed(store, data_dir)
+    rec_id, ep_ids = seeded.recording_id, seeded.episode_ids
     bus = LiveBus()
     app = create_app(tmp / "events.db", data_dir=data_dir, live_bus=bus, store=store)
-    tokens = {r: app.state.tokens.create(r, f"{r}-b")[0] for r in data.ROLES}
+    tokens = data.make_tokens(app.state.tokens, "b")
     port = _free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
@@ -98,7 +101,7 @@ def server() -> Iterator[Server]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
     try:
-        yield Server(f"http://127.0.0.1:{port}", store, bus, tokens, rec_id, ep_ids, data)
+        yield Server(f"http://127.0.0.1:{port}", store, bus, tokens, rec_id, ep_ids, data, seeded)
     finally:
         srv.should_exit = True
         thread.join(timeout=10)

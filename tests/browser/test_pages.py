@@ -69,12 +69,39 @@ def test_label_on_viewer_then_find_it_on_timeline(server, page, screenshots):
     assert page.locator("#grid path.diary").count() == 1
     assert "baclofen" in page.inner_text("#diary")
     weekly = page.inner_text("#weekly")
-    assert "2026-W10" in weekly
+    assert "2026-W10" in weekly and "h worn" in weekly
+
+    # every day's count carries its hours worn; a 2-hour day is greyed
+    def count_text(day):
+        loc = page.locator(f"#grid text.count[data-day='{day}']")
+        return loc, loc.evaluate("e => e.firstChild.nodeValue")
+
+    mon, mon_text = count_text("2026-03-02")
+    tue, tue_text = count_text("2026-03-03")
+    assert mon_text == "2 · 12.0 h worn" and mon.get_attribute("data-low-wear") == "0"
+    assert tue_text == "1 · 2.0 h worn" and tue.get_attribute("data-low-wear") == "1"
+    assert "lowwear" in tue.get_attribute("class")
+    assert count_text("2026-02-28")[1] == "0 · not worn"
+    # bob's episode never reaches alice's clinician
+    assert page.locator(f"#grid rect[data-id='{server.seeded.b_episode_id}']").count() == 0
     page.screenshot(path=str(screenshots / "timeline.png"), full_page=True)
     page.emulate_media(media="print")
     assert not page.locator("#print").is_visible()  # controls hidden in the printed report
     assert page.locator(".print-only").first.is_visible()
     page.screenshot(path=str(screenshots / "timeline-print.png"), full_page=True)
+    page.emulate_media(media="screen")
+    # the placement filter: only the forearm episode; researcher labels have no placement
+    options = page.locator("#placement option").all_inner_texts()
+    assert "gastrocnemius left" in options and "forearm_flexors right" in options
+    page.select_option("#placement", "forearm_flexors-right")
+    _wait(
+        lambda: page.locator(f"#grid rect[data-id='{labels[0].id}']").count() == 0,
+        what="placement filter",
+    )
+    page.wait_for_selector("#grid[data-ready='1']")
+    assert page.locator(f"#grid rect[data-id='{server.episode_ids[1]}']").count() == 1
+    assert page.locator("#grid rect.ep").count() == 1
+    page.screenshot(path=str(screenshots / "timeline-placement.png"), full_page=True)
     assert page.js_errors == []
 
 
@@ -86,18 +113,27 @@ def test_breathing_prompt_followed_to_done(server, page, screenshots):
     page.wait_for_selector("#conn.on")
     _wait(lambda: server.bus.n_subscribers >= 1, what="live subscriber")
     T0 = server.data.T0
-    prompt = Prompt(new_id(), T0 + 40 * 10**9, "episode_onset", "paced-breathing")
+    prompt = Prompt(
+        new_id(), T0 + 40 * 10**9, "episode_onset", "paced-breathing", wearer_id="alice"
+    )
     server.store.add_prompt(prompt)
     bus = server.bus
     bus.publish_threadsafe(
-        {"type": "device_status", "device": "myo", "state": "connected", "battery_pct": 81}
+        {
+            "type": "device_status",
+            "wearer_id": "alice",
+            "device": "myo",
+            "state": "connected",
+            "battery_pct": 81,
+        }
     )
-    bus.publish_threadsafe({"type": "detection", "activity": 0.72})
+    bus.publish_threadsafe({"type": "detection", "wearer_id": "alice", "activity": 0.72})
     ep = server.store.get_episode(server.episode_ids[0]).to_dict()
     bus.publish_threadsafe({"type": "episode", "episode": ep})
     bus.publish_threadsafe(
         {
             "type": "prompt",
+            "wearer_id": "alice",
             "prompt_id": prompt.id,
             "exercise_id": "paced-breathing",
             "inhale_s": 4,
@@ -128,11 +164,77 @@ def test_breathing_prompt_followed_to_done(server, page, screenshots):
     assert page.js_errors == []
 
 
+def test_log_a_spasm_now_and_answer_was_that_a_spasm(server, page, screenshots):
+    from spasmwatch.episodes._types import Episode, new_id
+
+    page.goto(f"{server.url}/live?token={server.tokens['wearer']}")
+    page.wait_for_selector("#conn.on")
+    page.wait_for_selector("#log-panel:not([hidden])")
+    _wait(lambda: server.bus.n_subscribers >= 1, what="live subscriber")
+    before = {r.id for r in server.store.self_reports()}
+    page.click("#log-more summary")
+    page.select_option("#log-severity", "severe")
+    page.fill("#log-site", "gastrocnemius-left")
+    page.select_option("#log-trigger", "other")
+    page.fill("#log-trigger-text", "cold floor")
+    page.click("#log-now")
+    new = _wait(
+        lambda: [r for r in server.store.self_reports() if r.id not in before], what="report"
+    )
+    rep = new[0]
+    assert (rep.kind, rep.wearer_id, rep.severity, rep.trigger) == (
+        "logged",
+        "alice",
+        "severe",
+        "other",
+    )
+    assert rep.trigger_text == "cold floor" and rep.body_site == "gastrocnemius-left"
+    ep = server.store.get_episode(rep.episode_id)
+    assert ep.source == "self-report" and ep.placement == "gastrocnemius-left"
+    assert [x.origin for x in server.store.labels(episode_id=ep.id)] == ["self-report"]
+    page.wait_for_selector("#status:has-text('Spasm logged')")
+    assert "severe" in page.inner_text("#episodes")
+    # an automatic detection arrives: one tap answers "was that a spasm?"
+    T0, S = server.data.T0, server.data.S
+    auto = Episode(
+        new_id(),
+        T0 + 9000 * S,
+        T0 + 9012 * S,
+        "clonic",
+        3.5,
+        "moderate",
+        0.8,
+        "auto",
+        wearer_id="alice",
+        placement="gastrocnemius-left",
+    )
+    server.store.add_episode(auto)
+    # bob's detection is not shown to alice; hers is
+    bob = server.store.get_episode(server.seeded.b_episode_id).to_dict()
+    server.bus.publish_threadsafe({"type": "episode", "episode": bob})
+    server.bus.publish_threadsafe({"type": "episode", "episode": auto.to_dict()})
+    page.wait_for_selector("#ask:not([hidden])")
+    assert page.get_attribute("#ask", "data-episode-id") == auto.id
+    assert "clonic" in page.inner_text("#ask-what")
+    page.screenshot(path=str(screenshots / "self-report.png"), full_page=True)
+    page.click("#ask-no")
+    lab = _wait(lambda: server.store.labels(episode_id=auto.id), what="answer label")
+    assert lab[0].origin == "self-report" and lab[0].is_false_alarm
+    assert page.locator("#ask").is_hidden()
+    assert [r.answer for r in server.store.self_reports(episode_id=auto.id)] == ["no"]
+    assert page.js_errors == []
+
+
 def test_pages_load_without_errors_and_reject_bad_token(server, page):
     for path in ("/", "/recordings"):
         page.goto(f"{server.url}{path}?token={server.tokens['clinician']}")
         page.wait_for_selector("#who:has-text('clinician')")
     page.wait_for_selector("#list a")
+    # alice's clinician lists alice's recording, not bob's
+    assert page.locator("#list a").count() == 1
+    page.goto(f"{server.url}/live?token={server.tokens['clinician']}")
+    page.wait_for_selector("#conn.on")
+    assert page.locator("#log-panel").is_hidden()  # logging is the wearer's
     page.goto(f"{server.url}/timeline?token=sw_wrong")
     page.wait_for_selector("#token-form.show")
     assert page.js_errors == []

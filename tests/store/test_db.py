@@ -26,8 +26,10 @@ from spasmwatch.store import (
     DiaryEntry,
     EventStore,
     Followup,
+    Placement,
     Prompt,
     RecordingInfo,
+    SelfReport,
     SignalLoss,
     Wearer,
     WearTime,
@@ -68,6 +70,7 @@ def test_released_migrations_are_pinned():
     pinned = {
         1: "acd8b2551aeb",
         2: "0b7a06065e09",
+        3: "47ee6a631bff",
     }
     got = {m.version: hashlib.sha256(m.sql.encode()).hexdigest()[:12] for m in MIGRATIONS}
     for version, digest in pinned.items():
@@ -635,3 +638,136 @@ def test_year_timeline_query_is_fast(store):
     assert len(got) == 7300
     print(f"year timeline (7300 episodes): {best * 1000:.1f} ms")
     assert best < 0.1
+
+
+# ----------------------------------------------------------------------------- ownership
+
+
+def test_queries_scoped_to_a_set_of_wearers(store):
+    for i, w in enumerate(("a", "b", "c")):
+        store.add_episode(ep(i, wearer_id=w))
+        store.add_diary(DiaryEntry(f"d{i}", T0 + i, "heat", wearer_id=w))
+        store.add_prompt(Prompt(f"p{i}", T0 + i, "on_demand", "paced-breathing", wearer_id=w))
+        store.add_label(Label(f"l{i}", T0, T0 + S, wearer_id=w))
+        store.upsert_signal_loss(SignalLoss(f"s{i}", "myo", "emg", T0, T0 + S, wearer_id=w))
+        store.upsert_recording(RecordingInfo(f"r{i}", f"/x/r{i}", T0, T0 + S, w))
+    for fn in (
+        store.episodes,
+        store.diary,
+        store.prompts,
+        store.labels,
+        store.signal_losses,
+        store.recordings,
+    ):
+        assert {x.wearer_id for x in fn(wearer_ids=["a", "c"])} == {"a", "c"}, fn
+        assert fn(wearer_ids=[]) == [], fn  # nobody visible: nothing, never everything
+        assert len(fn()) == 3
+    with pytest.raises(StoreError, match="wearer_ids"):
+        store.episodes(wearer_ids=[1])
+
+
+def test_placements_over_time_and_episode_filter(store):
+    store.upsert_device(Device("myo", "myo", wearer_id="w1"))
+    store.set_placement("myo", "gastrocnemius", "left", T0, wearer_id="w1")
+    assert store.get_device("myo").placement == "gastrocnemius-left"
+    store.set_placement("myo", "quadriceps", "right", T0 + 3600 * S, wearer_id="w1")
+    assert store.get_device("myo").placement == "quadriceps-right"
+    assert store.placement_at("myo", T0 + 10 * S).name == "gastrocnemius-left"
+    assert store.placement_at("myo", T0 + 3600 * S).name == "quadriceps-right"
+    assert store.placement_at("myo", T0 - 1) is None
+    assert store.placement_at("other", T0) is None
+    periods = store.placements("myo")
+    assert [(p.muscle, p.until_ns) for p in periods] == [
+        ("gastrocnemius", T0 + 3600 * S),
+        ("quadriceps", None),
+    ]
+    assert store.placements(wearer_ids=["nobody"]) == []
+    with pytest.raises(StoreError) as ei:
+        store.set_placement("myo", "forearm_flexors", None, T0 + 60 * S)
+    assert ei.value.reason == "conflict"
+    with pytest.raises(StoreError, match="side"):
+        store.set_placement("myo", "calf", "up", T0 + 7200 * S)
+    with pytest.raises(StoreError, match="muscle"):
+        Placement("myo", "calf-left", "left")
+    store.add_episode(ep(1, placement="gastrocnemius-left"))
+    store.add_episode(ep(2, placement="gastrocnemius-right"))
+    store.add_episode(ep(3, placement="gastrocnemiusx"))
+    store.add_episode(ep(4))
+    assert [e.id for e in store.episodes(placements=["gastrocnemius"])] == ["ep-1", "ep-2"]
+    assert [e.id for e in store.episodes(placements=["gastrocnemius-right"])] == ["ep-2"]
+    assert store.episodes(placements=[]) == []
+    assert store.episode_placements() == [
+        "gastrocnemius-left",
+        "gastrocnemius-right",
+        "gastrocnemiusx",
+    ]
+
+
+def test_self_reports_logged_and_answers(store):
+    e = ep(1, source="self-report", confidence=1.0)
+    lab = Label("l1", e.start_ns, e.end_ns, labeler="wearer", origin="self-report", episode_id=e.id)
+    rep = SelfReport(
+        "r1",
+        e.start_ns,
+        "logged",
+        "yes",
+        episode_id=e.id,
+        label_id="l1",
+        severity=2,
+        trigger="heat",
+    )
+    store.log_self_report(e, rep, lab)
+    assert store.self_reports() == [replace(rep, severity="moderate")]
+    assert [x.id for x in store.labels(origin="self-report")] == ["l1"]
+    assert store.labels(origin="researcher") == []
+    # all or nothing: a duplicate episode id leaves no label or report behind
+    with pytest.raises(StoreError):
+        store.log_self_report(e, replace(rep, id="r2", label_id="l2"), replace(lab, id="l2"))
+    assert [x.id for x in store.self_reports()] == ["r1"]
+    # answers
+    store.add_episode(ep(5))
+    no_lab = Label("l5", T0, T0 + S, origin="self-report", episode_id="ep-5", is_false_alarm=True)
+    store.answer_episode(
+        SelfReport("a1", T0, "answer", "no", episode_id="ep-5", label_id="l5"), no_lab
+    )
+    assert store.episodes(exclude_false_alarms=True, wearer_ids=["default"])[-1].id != "ep-5"
+    store.answer_episode(SelfReport("a2", T0 + 1, "answer", "not_sure", episode_id="ep-5"), None)
+    assert store.labels(episode_id="ep-5") == []
+    assert [x.answer for x in store.self_reports(episode_id="ep-5")] == ["not_sure"]
+    with pytest.raises(StoreError, match="matching"):
+        store.answer_episode(SelfReport("a3", T0, "answer", "yes", episode_id="ep-5"), None)
+    with pytest.raises(NotFoundError):
+        store.answer_episode(SelfReport("a4", T0, "answer", "not_sure", episode_id="zz"), None)
+    with pytest.raises(StoreError, match="trigger"):
+        SelfReport("x", T0, "logged", "yes", trigger="moon")
+    with pytest.raises(StoreError, match="answer"):
+        SelfReport("x", T0, "logged", "no")
+
+
+def test_wear_by_day_takes_the_longest_worn_device(store):
+    day = dt.date(2024, 6, 1)
+    store.add_wear_time("w1", day, "myo", 5 * 3600, 4 * 3600)
+    store.add_wear_time("w1", day, "h10", 8 * 3600, 3 * 3600)
+    store.add_wear_time("w1", day + dt.timedelta(days=2), "myo", 60, 60)
+    got = store.wear_by_day("w1", day, day + dt.timedelta(days=3))
+    assert got == {day: (8 * 3600.0, 4 * 3600.0), day + dt.timedelta(days=2): (60.0, 60.0)}
+    assert store.wear_by_day("w2", day, day) == {}
+
+
+def test_schema_2_file_with_legacy_token_table_migrates(tmp_path):
+    path = tmp_path / "v2.db"
+    con = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(con, target=2)
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS api_tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+        "role TEXT NOT NULL, token_sha256 TEXT NOT NULL UNIQUE, created_ns INTEGER NOT NULL, "
+        "last_used_ns INTEGER, revoked_ns INTEGER)"
+    )
+    con.execute("INSERT INTO api_tokens VALUES ('t1', 'w', 'wearer', 'abc', 5, NULL, NULL)")
+    con.close()
+    with EventStore(path) as s:
+        assert s.version == LATEST_VERSION
+        assert s.integrity_check() == "ok"
+        rows = s._query("SELECT id, role, wearer_id FROM api_tokens")
+        assert rows == [("t1", "wearer", "default")]
+        assert [w.id for w in s.wearers()] == ["default"]

@@ -47,7 +47,7 @@
       li.appendChild(sw);
       const dur = (Number(e.end_ns) - Number(e.start_ns)) / 1e9;
       li.appendChild(document.createTextNode(
-        SW.fmtTime(SW.toMs(e.start_ns)) + " " + e.type + ", " + e.severity + ", " + SW.fmtDur(dur) + (e.final === false ? " (ongoing)" : "")));
+        SW.fmtTime(SW.toMs(e.start_ns)) + " " + e.type + ", " + e.severity + ", " + SW.fmtDur(dur) + (e.final === false ? " (ongoing)" : "") + (e.source === "self-report" ? " · logged by you" : "")));
       ul.appendChild(li);
     }
   }
@@ -123,6 +123,73 @@
     if (guide.active && ev.key === "Escape") endGuide("dismissed");
   });
 
+  // ---------------------------------------------------------------- self-report
+  let role = null;
+  const asked = new Set();
+  let asking = null;
+
+  async function logNow() {
+    const body = {};
+    const sev = $("log-severity").value, site = $("log-site").value.trim();
+    const trig = $("log-trigger").value, text = $("log-trigger-text").value.trim();
+    if (sev) body.severity = sev;
+    if (site) body.body_site = site;
+    if (trig) body.trigger = trig;
+    if (text) body.trigger_text = text;
+    $("log-now").disabled = true;
+    try {
+      const r = await SW.api("/api/self-reports", { method: "POST", body });
+      episodes.set(r.episode.id, r.episode);
+      renderEpisodes();
+      $("log-panel").dataset.last = r.self_report.id;
+      SW.status("Spasm logged at " + SW.fmtTime(SW.toMs(r.episode.start_ns)) + ". Thank you.");
+      for (const id of ["log-severity", "log-site", "log-trigger", "log-trigger-text"]) $(id).value = "";
+      $("log-more").open = false;
+    } catch (e) {
+      SW.status("Could not log the spasm: " + e.message, true);
+    } finally {
+      $("log-now").disabled = false;
+    }
+  }
+
+  function ask(e) {
+    if (role !== "wearer" || e.source !== "auto" || e.final === false || asked.has(e.id)) return;
+    asked.add(e.id);
+    asking = e;
+    const dur = (Number(e.end_ns) - Number(e.start_ns)) / 1e9;
+    $("ask-what").textContent = "Detected at " + SW.fmtTime(SW.toMs(e.start_ns)) + ": " + e.type +
+      ", " + e.severity + ", " + SW.fmtDur(dur) + (e.placement ? " (" + e.placement + ")" : "") + ".";
+    $("ask").dataset.episodeId = e.id;
+    $("ask").hidden = false;
+  }
+
+  async function answer(value) {
+    const e = asking;
+    if (!e) return;
+    asking = null;
+    $("ask").hidden = true;
+    try {
+      await SW.api("/api/episodes/" + encodeURIComponent(e.id) + "/confirm", { method: "POST", body: { answer: value } });
+      $("ask").dataset.answered = value;
+      SW.status("Thanks, your answer was saved.");
+    } catch (err) {
+      SW.status("Could not save your answer: " + err.message, true);
+    }
+  }
+
+  $("log-now").addEventListener("click", logNow);
+  for (const b of document.querySelectorAll("#ask button[data-answer]")) {
+    b.addEventListener("click", () => answer(b.dataset.answer));
+  }
+
+  async function loadPlaces() {
+    try {
+      const r = await SW.api("/api/placements");
+      const dl = $("log-sites");
+      for (const p of r.placements) { const o = document.createElement("option"); o.value = p; dl.appendChild(o); }
+    } catch (e) { /* optional */ }
+  }
+
   // ---------------------------------------------------------------- live socket
   function handle(ev) {
     switch (ev.type) {
@@ -139,7 +206,7 @@
         break;
       case "episode": {
         const e = ev.episode || ev;
-        if (e && e.id) { episodes.set(e.id, e); renderEpisodes(); }
+        if (e && e.id) { episodes.set(e.id, e); renderEpisodes(); ask(e); }
         break;
       }
       case "prompt":
@@ -183,5 +250,10 @@
   }
 
   window.SWLive = { startGuide, handle };
-  SW.ready.then(() => { loadRecent(); connect(); });
+  SW.ready.then((me) => {
+    role = me ? me.role : null;
+    for (const el of document.querySelectorAll(".wearer-only")) el.hidden = role !== "wearer";
+    if (role === "wearer") loadPlaces();
+    loadRecent(); connect();
+  });
 })();

@@ -4,7 +4,8 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const SVGNS = "http://www.w3.org/2000/svg";
-  const LEFT = 92, RIGHT = 44, TOP = 22, ROW = 22, HOURW = 36;
+  const LEFT = 92, RIGHT = 118, TOP = 22, ROW = 22, HOURW = 36;
+  const MIN_WEAR_S = 36000;
   const SEV_H = { mild: 0.45, moderate: 0.7, severe: 1.0 };
   const SEV_A = { mild: 0.55, moderate: 0.8, severe: 1.0 };
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
@@ -44,13 +45,18 @@
     for (let i = n - 1; i >= 0; i--) days.push(new Date(endDay.getFullYear(), endDay.getMonth(), endDay.getDate() - i));
     const startMs = days[0].getTime();
     const endMs = new Date(endDay.getFullYear(), endDay.getMonth(), endDay.getDate() + 1).getTime();
-    const range = { start: SW.msToNs(startMs), end: SW.msToNs(endMs) };
+    const wearer = $("wearer").value || undefined;
+    const placement = $("placement").value || undefined;
+    const range = { start: SW.msToNs(startMs), end: SW.msToNs(endMs), wearer_id: wearer };
     const get = (p, q) => SW.api(p + SW.qs(q)).catch((e) => (e.status === 403 ? null : Promise.reject(e)));
     try {
-      const [ep, lb, di, ls] = await Promise.all([
-        get("/api/episodes", range), get("/api/labels", range), get("/api/diary", range),
-        get("/api/signal-losses", range),
+      const [ep, lb, di, ls, sm] = await Promise.all([
+        get("/api/episodes", { ...range, placement, layout: "columns" }).then(rows), placement ? null : get("/api/labels", range),
+        get("/api/diary", range), get("/api/signal-losses", range),
+        get("/api/summary/daily", { ...range, tz }),
       ]);
+      const wear = new Map();
+      for (const b of sm ? sm.buckets : []) wear.set(b.label, b);
       const labels = lb ? lb.labels : [];
       const fa = new Set(labels.filter((l) => l.is_false_alarm && l.episode_id).map((l) => l.episode_id));
       const showFa = $("show-fa").checked;
@@ -63,30 +69,50 @@
         if (l.is_false_alarm || l.episode_id) continue;
         items.push({ ...l, severity: "moderate", kind: "label", source: "researcher:" + l.labeler });
       }
-      drawGrid(days, items, di ? di.entries : [], ls ? ls.signal_losses : []);
-      weekly(days, items);
+      drawGrid(days, items, di ? di.entries : [], ls ? ls.signal_losses : [], wear);
+      weekly(days, items, wear);
       diaryTable(di ? di.entries : []);
-      $("print-meta").textContent = "Period " + SW.fmtDate(days[0]) + " to " + SW.fmtDate(endDay) + " (" + tz + "), " +
+      $("print-meta").textContent = (wearer ? "Wearer " + wearer + ". " : "") + (placement ? "Sensor on " + placement + ". " : "") +
+        "Period " + SW.fmtDate(days[0]) + " to " + SW.fmtDate(endDay) + " (" + tz + "), " +
         items.filter((x) => !x.falseAlarm).length + " episodes. Printed " + new Date().toLocaleString() + ".";
       $("grid").dataset.ready = "1";
       $("grid").dataset.items = String(items.length);
     } catch (e) { SW.status(e.message, true); }
   }
 
-  function drawGrid(days, items, diary, losses) {
+  // {count, columns: {field: [...]}} -> {count, episodes: [{field: value}]}
+  function rows(r) {
+    if (!r || !r.columns) return r;
+    const keys = Object.keys(r.columns), out = [];
+    for (let i = 0; i < r.count; i++) {
+      const e = {};
+      for (const k of keys) e[k] = r.columns[k][i];
+      out.push(e);
+    }
+    return { count: r.count, episodes: out };
+  }
+
+  function wearText(n, usable) {
+    return usable > 0 ? n + " · " + (usable / 3600).toFixed(1) + " h worn" : n + " · not worn";
+  }
+
+  function drawGrid(days, items, diary, losses, wear) {
     const svg = $("grid");
     svg.textContent = "";
     const width = LEFT + 24 * HOURW + RIGHT, height = TOP + days.length * ROW + 4;
     svg.setAttribute("viewBox", "0 0 " + width + " " + height);
     svg.setAttribute("width", width); svg.setAttribute("height", height);
     for (let h = 0; h <= 24; h += 3) svg.appendChild(el("text", { x: LEFT + h * HOURW - 6, y: 14 }, String(h).padStart(2, "0")));
-    svg.appendChild(el("text", { x: LEFT + 24 * HOURW + 16, y: 14 }, "n"));
+    svg.appendChild(el("text", { x: LEFT + 24 * HOURW + 8, y: 14 }, "n · worn"));
     days.forEach((d, i) => {
       const y = TOP + i * ROW;
       const d0 = d.getTime(), d1 = new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1).getTime();
       const xOf = (ms) => LEFT + ((ms - d0) / (d1 - d0)) * 24 * HOURW;
       const wk = d.getDay() === 0 || d.getDay() === 6;
-      svg.appendChild(el("rect", { class: "dayrow" + (wk ? " weekend" : ""), x: LEFT, y, width: 24 * HOURW, height: ROW }));
+      const w = wear.get(SW.fmtDate(d));
+      const usable = w ? Number(w.usable_s) : 0;
+      const low = usable < MIN_WEAR_S;
+      svg.appendChild(el("rect", { class: "dayrow" + (wk ? " weekend" : "") + (low ? " lowwear" : ""), x: LEFT, y, width: 24 * HOURW, height: ROW }));
       for (let h = 1; h < 24; h++) svg.appendChild(el("line", { class: "hour", x1: LEFT + h * HOURW, x2: LEFT + h * HOURW, y1: y + 1, y2: y + ROW - 1 }));
       const label = d.toLocaleDateString(undefined, { weekday: "short" }) + " " + SW.fmtDate(d).slice(5);
       svg.appendChild(el("text", { x: 4, y: y + 15 }, label));
@@ -120,14 +146,22 @@
         m.appendChild(el("title", {}, SW.fmtTime(t) + " " + de.kind + ": " + de.text + (de.dose ? " " + de.dose : "")));
         svg.appendChild(m);
       }
-      const n = count;
-      svg.appendChild(el("text", { class: "count", x: LEFT + 24 * HOURW + 8, y: y + 15 }, String(n)));
+      const t = el("text", { class: "count" + (low ? " lowwear" : ""), x: LEFT + 24 * HOURW + 8, y: y + 15,
+        "data-day": SW.fmtDate(d), "data-n": count, "data-usable-s": usable, "data-low-wear": low ? "1" : "0" }, wearText(count, usable));
+      t.appendChild(el("title", {}, count + " episodes; worn with usable signal " + (usable / 3600).toFixed(1) + " h" +
+        (w ? " (on the body " + (Number(w.worn_s) / 3600).toFixed(1) + " h)" : "") + (low ? ": under 10 h, read this count with care" : "")));
+      svg.appendChild(t);
     });
   }
 
-  function weekly(days, items) {
+  function weekly(days, items, wear) {
     const weeks = new Map();
-    for (const d of days) weeks.set(isoWeek(d), { n: 0, dur: 0, severe: 0, byType: {} });
+    for (const d of days) {
+      const k = isoWeek(d);
+      if (!weeks.has(k)) weeks.set(k, { n: 0, dur: 0, severe: 0, byType: {}, usable: 0, days: 0 });
+      const w = weeks.get(k), b = wear.get(SW.fmtDate(d));
+      w.days++; w.usable += b ? Number(b.usable_s) : 0;
+    }
     for (const e of items) {
       if (e.falseAlarm) continue;
       const w = weeks.get(isoWeek(new Date(SW.toMs(e.start_ns))));
@@ -137,11 +171,15 @@
       w.byType[e.type] = (w.byType[e.type] || 0) + 1;
     }
     const thead = $("weekly").tHead, tbody = $("weekly").tBodies[0];
-    thead.innerHTML = "<tr><th>Week</th><th class=num>Episodes</th>" + SW.TYPES.map((t) => "<th class=num>" + t + "</th>").join("") + "<th class=num>Severe</th><th class=num>Total time</th></tr>";
+    thead.innerHTML = "<tr><th>Week</th><th class=num>Episodes</th>" + SW.TYPES.map((t) => "<th class=num>" + t + "</th>").join("") + "<th class=num>Severe</th><th class=num>Total time</th><th class=num>Worn (usable)</th></tr>";
     tbody.textContent = "";
     for (const [wk, w] of weeks) {
       const tr = document.createElement("tr");
-      const cells = [wk, w.n, ...SW.TYPES.map((t) => w.byType[t] || 0), w.severe, SW.fmtDur(w.dur)];
+      const low = w.usable < MIN_WEAR_S * w.days;
+      if (low) tr.className = "lowwear";
+      tr.dataset.week = wk;
+      const cells = [wk, wearText(w.n, w.usable), ...SW.TYPES.map((t) => w.byType[t] || 0), w.severe, SW.fmtDur(w.dur),
+        (w.usable / 3600).toFixed(1) + " h in " + w.days + " d" + (low ? " (low)" : "")];
       cells.forEach((c, i) => { const td = document.createElement("td"); td.textContent = String(c); if (i) td.className = "num"; tr.appendChild(td); });
       tbody.appendChild(tr);
     }
@@ -164,12 +202,35 @@
   $("days").addEventListener("change", load);
   $("end-day").addEventListener("change", load);
   $("show-fa").addEventListener("change", load);
+  $("placement").addEventListener("change", load);
+  $("wearer").addEventListener("change", () => { loadPlacements().then(load); });
+
+  async function loadPlacements() {
+    const sel = $("placement"), keep = sel.value;
+    while (sel.options.length > 1) sel.remove(1);
+    try {
+      const r = await SW.api("/api/placements" + SW.qs({ wearer_id: $("wearer").value || undefined }));
+      for (const p of r.placements) { const o = document.createElement("option"); o.value = p; o.textContent = p.replace(/-/g, " "); sel.appendChild(o); }
+      if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+    } catch (e) { /* the filter is optional */ }
+  }
+
+  function wearers(me) {
+    const sel = $("wearer");
+    for (const w of me.wearers || []) {
+      const o = document.createElement("option");
+      o.value = w.id; o.textContent = w.name ? w.name + " (" + w.id + ")" : w.id;
+      sel.appendChild(o);
+    }
+    $("wearer-label").hidden = (me.wearers || []).length < 2;
+  }
   $("print").addEventListener("click", () => window.print());
   const exportRange = () => {
     const endDay = $("end-day").value ? new Date($("end-day").value + "T00:00") : dayStart(new Date());
     const n = Number($("days").value);
     return { start: SW.msToNs(new Date(endDay.getFullYear(), endDay.getMonth(), endDay.getDate() - n + 1).getTime()),
-      end: SW.msToNs(new Date(endDay.getFullYear(), endDay.getMonth(), endDay.getDate() + 1).getTime()) };
+      end: SW.msToNs(new Date(endDay.getFullYear(), endDay.getMonth(), endDay.getDate() + 1).getTime()),
+      wearer_id: $("wearer").value || undefined, placement: $("placement").value || undefined };
   };
   $("csv").addEventListener("click", () => SW.download("/api/export/episodes.csv" + SW.qs(exportRange()), "episodes.csv").catch((e) => SW.status(e.message, true)));
   $("fhir").addEventListener("click", () => SW.download("/api/export/fhir" + SW.qs(exportRange()), "episodes.fhir.json").catch((e) => SW.status(e.message, true)));
@@ -177,5 +238,13 @@
   const q = new URLSearchParams(location.search);
   if (q.get("end")) $("end-day").value = q.get("end");
   if (q.get("days")) $("days").value = q.get("days");
-  SW.ready.then((me) => { if (me) load(); });
+  if (q.get("placement")) $("placement").dataset.want = q.get("placement");
+  SW.ready.then(async (me) => {
+    if (!me) return;
+    wearers(me);
+    if (q.get("wearer")) $("wearer").value = q.get("wearer");
+    await loadPlacements();
+    if ($("placement").dataset.want) $("placement").value = $("placement").dataset.want;
+    load();
+  });
 })();

@@ -1,0 +1,119 @@
+"""``/api/reports``: the clinical summary as JSON and as a PDF report.
+
+Open to clinicians (the wearers assigned to them) and wearers (their own data only), through
+the same :func:`~spasmwatch.api._scope.scoped` dependency as the other routers: a wearer the
+caller may not see is a 404, exactly like one that does not exist. Researchers get 403: the
+report carries the wearer's diary text, which researchers never see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from spasmwatch.api._auth import AuthRoute
+from spasmwatch.api._params import parse_tz
+from spasmwatch.api._scope import Scope, scoped
+from spasmwatch.errors import ConfigError
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/reports", route_class=AuthRoute, tags=["reports"])
+
+ROLES = ("wearer", "clinician")
+_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+StartQ = Annotated[
+    str | None,
+    Query(pattern=_DATE, description="first local day YYYY-MM-DD (default: 29 days before 'end')"),
+]
+EndQ = Annotated[
+    str | None,
+    Query(pattern=_DATE, description="last local day YYYY-MM-DD, inclusive (default today)"),
+]
+TzQ = Annotated[str | None, Query(max_length=64, description="IANA time zone (default UTC)")]
+WearerQ = Annotated[
+    str | None, Query(max_length=128, description="the wearer (default: the caller's only one)")
+]
+MinWornQ = Annotated[
+    float, Query(ge=0, le=24, description="usable hours that make a worn day (default 10)")
+]
+
+
+def _date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"'{name}' must be a date YYYY-MM-DD (got {value!r})") from None
+
+
+def _summary(
+    request: Request,
+    scope: Scope,
+    wearer_id: str | None,
+    start: str | None,
+    end: str | None,
+    tz: str | None,
+    min_worn_h: float,
+) -> Any:
+    from spasmwatch.reports import clinical_summary
+    from spasmwatch.store import resolve_tz
+
+    wearer = scope.one(wearer_id)
+    zone = parse_tz(tz)
+    d1 = _date(end, "end") if end else dt.datetime.now(resolve_tz(zone)).date()
+    d0 = _date(start, "start") if start else d1 - dt.timedelta(days=29)
+    if d1 < d0:
+        raise ConfigError(f"'end' ({d1}) must not be before 'start' ({d0})")
+    if (d1 - d0).days >= 366:
+        raise ConfigError(f"a report covers at most 366 days (got {d0} to {d1})")
+    return clinical_summary(request.app.state.store, wearer, d0, d1, zone, min_worn_h=min_worn_h)
+
+
+@router.get("/summary", summary="clinical summary of a date range (JSON)")
+def report_summary(
+    request: Request,
+    scope: Annotated[Scope, scoped(*ROLES)],
+    wearer_id: WearerQ = None,
+    start: StartQ = None,
+    end: EndQ = None,
+    tz: TzQ = None,
+    min_worn_h: MinWornQ = 10.0,
+) -> dict[str, Any]:
+    """Spasms per worn day and night with their wear time, durations, intensity, type mix,
+    the PSFS-style score (derived, not a clinical PSFS assessment) and the diary."""
+    s = _summary(request, scope, wearer_id, start, end, tz, min_worn_h)
+    return scope.out(s.to_dict())
+
+
+@router.get(
+    "/pdf",
+    summary="clinical report of a date range (PDF)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "the PDF report"}},
+)
+def report_pdf(
+    request: Request,
+    scope: Annotated[Scope, scoped(*ROLES)],
+    wearer_id: WearerQ = None,
+    start: StartQ = None,
+    end: EndQ = None,
+    tz: TzQ = None,
+    min_worn_h: MinWornQ = 10.0,
+) -> Response:
+    """The downloadable PDF report (page 1 at a glance, then tables and method notes)."""
+    from spasmwatch.reports import render_pdf
+
+    s = _summary(request, scope, wearer_id, start, end, tz, min_worn_h)
+    pdf = render_pdf(s)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", s.pseudonym)[:60] or "wearer"
+    return Response(
+        content=pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="spasmwatch-{name}-{s.start}-{s.end}.pdf"'
+        },
+    )
