@@ -1,0 +1,597 @@
+"""Training and export of the bundled spasm classifiers (needs the ``train`` extra).
+
+Recipe (``spasmwatch train``; every choice is fixed here so a seed reproduces the files):
+
+1. **Data.** Simulated wearers (simulator seeds ``seed*1000 + 100 + i`` for training,
+   ``seed*1000 + 500 + i`` for validation; the evaluation's test wearers use seeds from
+   ``900_000`` up, never seen here) with the spasm rate raised to get enough events, their
+   daily-living confounders and BLE losses kept; device sets vary per wearer (Myo EMG 200 Hz
+   with Polar H10 or Movesense ACC, or the 1 kHz nus-reference EMG). Real hard negatives:
+   Myo rest and gesture files of the training participants, Daphnet walking and freezing
+   of gait (ankle and thigh) of the training runs (:mod:`spasmwatch.models._dataset`).
+2. **Frames.** The pipeline's own front end (gap bridge, resampling to EMG 200 Hz / ACC
+   25 Hz, ``fs-1`` features on 2 s windows every 0.25 s), then the run-time rest
+   calibration rule per source (:func:`spasmwatch.pipeline.calibrate_rest`).
+3. **Labels.** ``label_frames``: a frame is of a spasm type when its window overlaps the
+   event by >= min(0.2 s, half the event); frames with a smaller overlap are not used.
+4. **Classifier.** ``HistGradientBoostingClassifier`` on the normalised features plus the
+   same features 1 s earlier (lag 4 frames: onset context), 5 classes with ``none``
+   first. Weights: spasm frames x3, real negatives x2.
+5. **Thresholds** (onset/offset probability, confirm windows, minimum duration) are chosen
+   on the *validation* wearers and validation real participants only: the highest
+   sensitivity with <= 1 false alarm per 24 h of simulated daily living and real false
+   alarm rates within the targets; when nothing meets every target, the lowest weighted
+   excess.
+6. **Export.** skl2onnx (float32 input, no ZipMap), with :class:`ModelMetadata` in the
+   ONNX ``metadata_props``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spasmwatch.errors import ConfigError, ModelError
+from spasmwatch.models._dataset import (
+    DAPHNET_SPLIT,
+    TYPE_CLASSES,
+    Frames,
+    Source,
+    daphnet_source,
+    frames_of,
+    label_frames,
+    myo_participants,
+    myo_source,
+    normalise_frames,
+    simulated_source,
+    source_truth,
+)
+from spasmwatch.models._metadata import ModelMetadata
+
+__all__ = [
+    "MODEL_KINDS",
+    "REAL_TARGETS",
+    "TrainConfig",
+    "choose_thresholds",
+    "feature_names_for",
+    "train_models",
+]
+
+#: Bundled model id -> stream kinds.
+MODEL_KINDS: dict[str, tuple[str, ...]] = {
+    "sw-emg-acc": ("emg", "acc"),
+    "sw-emg": ("emg",),
+    "sw-acc": ("acc",),
+}
+MODEL_FILES = {"sw-emg-acc": "emg_acc.onnx", "sw-emg": "emg.onnx", "sw-acc": "acc.onnx"}
+#: Targets (false alarms per hour) on real data, from the issue.
+REAL_TARGETS = {"myo-gesture": 0.5, "myo-rest": 0.2, "daphnet-walking": 0.5}
+SIM_FA_TARGET_PER_24H = 1.0
+MODEL_VERSION = "2025.1"
+#: Device sets of simulated training wearers, with their probabilities.
+DEVICE_SETS: tuple[tuple[tuple[str, ...], float], ...] = (
+    (("myo", "polar-h10"), 0.5),
+    (("myo", "movesense"), 0.2),
+    (("nus-reference",), 0.3),
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines the trained models (the seed reproduces them).
+
+    Parameters
+    ----------
+    seed : int
+    n_train, n_val : int
+        Simulated training / validation wearers.
+    hours : float
+        Hours simulated per wearer.
+    spasms_per_day : float
+        Spasm rate of the training wearers (raised: enough events per hour).
+    val_spasms_per_day : float
+        Spasm rate of the validation wearers.
+    data_dir : str or None
+        Folder of the real data (``myo-readings/``, ``daphnet-fog/``); ``None`` trains on
+        simulated data only.
+    max_myo, max_daphnet : int or None
+        Cap on real training participants / runs (tiny configurations).
+    window_s, hop_s : float
+    rates_hz : dict
+        Rates the features are computed at.
+    calibration_s : float
+        Automatic rest calibration length.
+    lags : tuple of int
+        Extra copies of the features this many frames earlier.
+    max_iter, max_leaf_nodes, learning_rate : classifier settings.
+    """
+
+    seed: int = 7
+    n_train: int = 36
+    n_val: int = 8
+    hours: float = 1.0
+    spasms_per_day: float = 240.0
+    val_spasms_per_day: float = 120.0
+    data_dir: str | None = None
+    max_myo: int | None = None
+    max_daphnet: int | None = None
+    window_s: float = 2.0
+    hop_s: float = 0.25
+    rates_hz: dict[str, float] = field(default_factory=lambda: {"emg": 200.0, "acc": 25.0})
+    calibration_s: float = 60.0
+    lags: tuple[int, ...] = (4,)
+    max_iter: int = 120
+    max_leaf_nodes: int = 24
+    learning_rate: float = 0.1
+
+    def __post_init__(self) -> None:
+        for k in ("n_train", "n_val"):
+            if getattr(self, k) < 1:
+                raise ConfigError(f"TrainConfig.{k} must be >= 1 (got {getattr(self, k)})")
+        if not self.hours > 0:
+            raise ConfigError(f"TrainConfig.hours must be > 0 (got {self.hours})")
+
+
+def feature_names_for(kinds: Sequence[str], lags: Sequence[int]) -> tuple[str, ...]:
+    """Model input names: the ``fs-1`` features of ``kinds`` then their lagged copies."""
+    from spasmwatch.signal import FeatureSet
+
+    base = FeatureSet(tuple(kinds)).names
+    return base + tuple(f"{n}@-{k}" for k in lags for n in base)
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+def _sim_sources(cfg: TrainConfig, split: str) -> list[Source]:
+    n = cfg.n_train if split == "train" else cfg.n_val
+    off = 100 if split == "train" else 500
+    rate = cfg.spasms_per_day if split == "train" else cfg.val_spasms_per_day
+    rng = np.random.default_rng([cfg.seed, off])
+    probs = np.array([p for _, p in DEVICE_SETS])
+    out = []
+    for i in range(n):
+        devs = DEVICE_SETS[int(rng.choice(len(DEVICE_SETS), p=probs / probs.sum()))][0]
+        out.append(
+            simulated_source(
+                cfg.seed * 1000 + off + i, cfg.hours * 3600.0, devices=devs, spasms_per_day=rate
+            )
+        )
+    return out
+
+
+def real_sources(
+    data_dir: str | Path | None,
+    split: str,
+    *,
+    max_myo: int | None = None,
+    max_daphnet: int | None = None,
+    seed: int = 0,
+) -> list[Source]:
+    """Myo participants and Daphnet runs (ankle and thigh) of a split, as sources."""
+    if data_dir is None:
+        return []
+    d = Path(data_dir)
+    out: list[Source] = []
+    if (d / "myo-readings").is_dir():
+        parts = myo_participants(d, split)
+        for i, p in enumerate(parts[:max_myo] if max_myo is not None else parts):
+            out.append(myo_source(d, p, seed=seed * 7919 + i))
+    if (d / "daphnet-fog").is_dir():
+        runs = DAPHNET_SPLIT[split]
+        runs = runs[:max_daphnet] if max_daphnet is not None else runs
+        for j, run in enumerate(runs):
+            for k, sensor in enumerate(("ankle", "thigh")):
+                if (d / "daphnet-fog" / f"{run}.txt").is_file():
+                    out.append(daphnet_source(d, run, sensor, seed=seed * 7919 + 500 + 2 * j + k))
+    return out
+
+
+def _uses(src: Source, kinds: Sequence[str]) -> bool:
+    """Real sources enter only the models whose streams they really provide."""
+    if src.name.startswith("myo-"):
+        return "emg" in kinds
+    if src.name.startswith("daphnet-"):
+        return "acc" in kinds
+    return all(any(s.kind == k for s in src.specs) for k in kinds)
+
+
+# ----------------------------------------------------------------------------- fitting
+
+
+def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: TrainConfig) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    clf = HistGradientBoostingClassifier(
+        max_iter=cfg.max_iter,
+        max_leaf_nodes=cfg.max_leaf_nodes,
+        learning_rate=cfg.learning_rate,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=cfg.seed,
+    )
+    clf.fit(X, y, sample_weight=w)
+    return clf
+
+
+def _to_onnx(clf: Any, n_features: int) -> Any:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common import tree_ensemble
+    from skl2onnx.common.data_types import FloatTensorType
+
+    # skl2onnx 1.20 passes a Python bool for the missing-value flag of leaves, which onnx
+    # refuses ("Expected an int, got a boolean"); cast it while converting.
+    orig = tree_ensemble.add_node
+
+    def add_node(*args: Any, **kw: Any) -> Any:
+        if "nodes_missing_value_tracks_true" in kw:
+            kw["nodes_missing_value_tracks_true"] = int(kw["nodes_missing_value_tracks_true"])
+        return orig(*args, **kw)
+
+    tree_ensemble.add_node = add_node
+    try:
+        onx = convert_sklearn(
+            clf,
+            initial_types=[("features", FloatTensorType([None, n_features]))],
+            options={id(clf): {"zipmap": False}},
+            target_opset={"": 17, "ai.onnx.ml": 3},
+        )
+    finally:
+        tree_ensemble.add_node = orig
+    onx.graph.name = "spasm_classifier"  # skl2onnx names graphs with a random UUID
+    return onx
+
+
+def _predict_p(clf: Any, X: np.ndarray, ok: np.ndarray, classes: Sequence[str]) -> tuple:
+    n = len(ok)
+    p = np.full(n, np.nan)
+    k = len(classes) - 1
+    pt = np.zeros((n, k))
+    if ok.any():
+        pr = clf.predict_proba(X[ok].astype(np.float32))
+        neg = classes.index("none")
+        p[ok] = np.clip(1 - pr[:, neg], 0, 1)
+        t = np.delete(pr, neg, axis=1)
+        s = t.sum(axis=1, keepdims=True)
+        pt[ok] = np.where(s > 0, t / np.where(s > 0, s, 1), 1.0 / k)
+    return p, pt
+
+
+# ----------------------------------------------------------------------------- thresholds
+
+
+@dataclass
+class _Scored:
+    name: str
+    t_ns: np.ndarray
+    p: np.ndarray
+    pt: np.ndarray
+    inten: np.ndarray
+    src: Source
+    truth: list
+
+
+def _score_config(
+    items: Sequence[_Scored], det_kw: dict, hop_s: float, window_s: float, type_names: Sequence[str]
+) -> dict:
+    from spasmwatch.episodes import (
+        DetectorConfig,
+        SubjectRecord,
+        TruthEvent,
+        detect_updates,
+        detections_from_updates,
+        evaluate,
+    )
+
+    cfg = DetectorConfig(window_s=window_s, hop_s=hop_s, class_names=tuple(type_names), **det_kw)
+    recs = []
+    real_fa: dict[str, list[float]] = {}
+    for it in items:
+        ups = detect_updates(it.t_ns, it.p, it.pt, it.inten, ~np.isfinite(it.p), config=cfg)
+        dets, n_ret = detections_from_updates(ups, origin_ns=it.src.start_ns)
+        if it.src.intervals:
+            for lab, n_fa, hours in _real_fa(dets, it.src.intervals):
+                acc = real_fa.setdefault(lab, [0.0, 0.0])
+                acc[0] += n_fa
+                acc[1] += hours
+        else:
+            usable = float(np.isfinite(it.p).sum() * hop_s)
+            recs.append(
+                SubjectRecord(
+                    it.name,
+                    [TruthEvent(a, b, t) for a, b, t in it.truth],
+                    dets,
+                    usable,
+                    n_retracted=n_ret,
+                )
+            )
+    out: dict[str, Any] = {}
+    if recs:
+        ev = evaluate(recs)
+        out.update(
+            sensitivity=ev.pooled.sensitivity,
+            fa_per_24h=ev.pooled.false_alarms_per_24h,
+            latency_median_s=ev.pooled.latency.median_s,
+            latency_p90_s=ev.pooled.latency.p90_s,
+            f1=ev.pooled.f1,
+        )
+    for lab, (n, h) in real_fa.items():
+        out[f"fa_per_h.{lab}"] = n / h if h > 0 else float("nan")
+    return out
+
+
+def _real_fa(dets: Sequence[Any], intervals: Sequence[tuple[float, float, str]]):
+    """Per label: (false alarms, hours). A detection is charged to the label of the
+    interval containing its alarm time (its start when no alarm time is known)."""
+    hours: dict[str, float] = {}
+    for a, b, lab in intervals:
+        hours[lab] = hours.get(lab, 0.0) + (b - a) / 3600.0
+    counts = dict.fromkeys(hours, 0)
+    for d in dets:
+        t = d.alarm_s if d.alarm_s is not None else d.start_s
+        for a, b, lab in intervals:
+            if a <= t < b + 2.0:
+                counts[lab] += 1
+                break
+    return [(lab, counts[lab], hours[lab]) for lab in hours]
+
+
+def choose_thresholds(
+    items: Sequence[_Scored], *, hop_s: float, window_s: float, type_names: Sequence[str]
+) -> tuple[dict[str, float], dict[str, Any], list[dict[str, Any]]]:
+    """Grid search of the detector settings on validation data (see module notes)."""
+    grid = []
+    for onset in (0.5, 0.6, 0.7, 0.8, 0.9):
+        for confirm in (1, 2, 3):
+            for min_dur in (1.5, 2.5):
+                grid.append(
+                    {
+                        "onset_threshold": onset,
+                        "offset_threshold": round(max(0.2, onset - 0.3), 3),
+                        "confirm_windows": confirm,
+                        "min_duration_s": min_dur,
+                        "merge_gap_s": 1.0,
+                    }
+                )
+    results = []
+    for kw in grid:
+        m = _score_config(items, kw, hop_s, window_s, type_names)
+        excess = 0.0
+        fa = m.get("fa_per_24h", 0.0)
+        excess += max(0.0, (fa if math.isfinite(fa) else 0.0) - SIM_FA_TARGET_PER_24H) / 1.0
+        for lab, lim in REAL_TARGETS.items():
+            v = m.get(f"fa_per_h.{lab}")
+            if v is not None and math.isfinite(v):
+                excess += max(0.0, v - lim) / lim
+        sens = m.get("sensitivity", float("nan"))
+        lat = m.get("latency_median_s", float("nan"))
+        key = (
+            round(excess, 6),
+            -(sens if math.isfinite(sens) else 0.0),
+            lat if math.isfinite(lat) else 99.0,
+        )
+        results.append({"settings": kw, "metrics": m, "excess": excess, "_key": key})
+    best = min(results, key=lambda r: r["_key"])
+    th = {
+        "onset": best["settings"]["onset_threshold"],
+        "offset": best["settings"]["offset_threshold"],
+        "confirm_windows": float(best["settings"]["confirm_windows"]),
+        "min_duration_s": best["settings"]["min_duration_s"],
+        "merge_gap_s": best["settings"]["merge_gap_s"],
+    }
+    for r in results:
+        r.pop("_key")
+    return th, best["metrics"], results
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def _log(progress: Callable[[str], None] | None, msg: str) -> None:
+    if progress is not None:
+        progress(msg)
+
+
+def train_models(
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    *,
+    models: Sequence[str] = tuple(MODEL_KINDS),
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train, choose thresholds, export ``<out_dir>/<file>.onnx`` and ``training.json``.
+
+    Returns
+    -------
+    dict
+        The training summary written to ``training.json``.
+
+    Raises
+    ------
+    ModelError
+        The ``train`` extra is missing, or a model exceeds 5 MB.
+    """
+    try:
+        import onnx  # noqa: F401
+        import skl2onnx  # noqa: F401
+        import sklearn  # noqa: F401
+    except ImportError as exc:
+        raise ModelError(
+            f"training needs the 'train' extra ({exc}); install it with pip install -e '.[train]'",
+            reason="missing_extra",
+        ) from exc
+    unknown = set(models) - set(MODEL_KINDS)
+    if unknown:
+        raise ConfigError(f"unknown models {sorted(unknown)}; known {sorted(MODEL_KINDS)}")
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    win, hop = cfg.window_s, cfg.hop_s
+    all_rates = dict(cfg.rates_hz)
+
+    split_sources = {
+        "train": _sim_sources(cfg, "train")
+        + real_sources(
+            cfg.data_dir, "train", max_myo=cfg.max_myo, max_daphnet=cfg.max_daphnet, seed=cfg.seed
+        ),
+        "val": _sim_sources(cfg, "val")
+        + real_sources(
+            cfg.data_dir, "val", max_myo=cfg.max_myo, max_daphnet=cfg.max_daphnet, seed=cfg.seed + 1
+        ),
+    }
+    frames: dict[str, list[Frames]] = {}
+    for split, srcs in split_sources.items():
+        frames[split] = []
+        for i, s in enumerate(srcs):
+            frames[split].append(frames_of(s, all_rates, window_s=win, hop_s=hop))
+            _log(progress, f"{split} features {i + 1}/{len(srcs)} ({s.name})")
+    truths = {s.name: source_truth(s) for srcs in split_sources.values() for s in srcs}
+    summary: dict[str, Any] = {
+        "config": {k: v for k, v in asdict(cfg).items() if k != "data_dir"},
+        "data_dir_used": cfg.data_dir is not None,
+        "sources": {sp: [s.name for s in srcs] for sp, srcs in split_sources.items()},
+        "models": {},
+    }
+    for model_id in models:
+        kinds = MODEL_KINDS[model_id]
+        names = feature_names_for(kinds, cfg.lags)
+        Xs, ys, ws = [], [], []
+        n_pos = n_neg_sim = n_neg_real = 0
+        for fr in frames["train"]:
+            if not _uses(fr.source, kinds):
+                continue
+            X, ok = normalise_frames(fr, names, calibration_s=cfg.calibration_s, hop_s=hop)
+            if fr.source.intervals:  # real: negatives only
+                y = np.zeros(len(ok), np.int64)
+                w = np.full(len(ok), 2.0)
+                n_neg_real += int(ok.sum())
+            else:
+                y = label_frames(fr.t_s, truths[fr.source.name], window_s=win)
+                w = np.where(y > 0, 3.0, 1.0)
+                n_pos += int((ok & (y > 0)).sum())
+                n_neg_sim += int((ok & (y == 0)).sum())
+            keep = ok & (y >= 0)
+            Xs.append(X[keep])
+            ys.append(y[keep])
+            ws.append(w[keep])
+        X = np.concatenate(Xs)
+        y = np.concatenate(ys)
+        w = np.concatenate(ws)
+        _log(progress, f"{model_id}: fitting on {len(y)} frames ({n_pos} spasm)")
+        clf = _fit(X, y, w, cfg)
+        classes = [TYPE_CLASSES[int(c)] for c in clf.classes_]
+        if "none" not in classes:
+            raise ModelError("training data has no negative frames", reason="training")
+        type_names = [c for c in classes if c != "none"]
+        # validation: scores for threshold choice
+        items = []
+        for fr in frames["val"]:
+            if not _uses(fr.source, kinds):
+                continue
+            Xv, okv = normalise_frames(fr, names, calibration_s=cfg.calibration_s, hop_s=hop)
+            p, pt = _predict_p(clf, Xv, okv, classes)
+            inten = np.exp(Xv[:, 0].astype(np.float64)) if len(Xv) else np.zeros(0)
+            t_ns = fr.source.start_ns + np.round(fr.t_s * 1e9).astype(np.int64)
+            items.append(
+                _Scored(fr.source.name, t_ns, p, pt, inten, fr.source, truths[fr.source.name])
+            )
+        th, val_metrics, grid = choose_thresholds(
+            items, hop_s=hop, window_s=win, type_names=type_names
+        )
+        th["calibration_s"] = cfg.calibration_s
+        _log(progress, f"{model_id}: thresholds {th} -> validation {val_metrics}")
+        onx = _to_onnx(clf, len(names))
+        out_name = next(o.name for o in onx.graph.output if o.name != "label")
+        md = ModelMetadata(
+            model_id=model_id,
+            version=MODEL_VERSION,
+            input_layout="features",
+            stream_kinds=kinds,
+            rates_hz={k: cfg.rates_hz[k] for k in kinds},
+            window_s=win,
+            hop_s=hop,
+            class_names=tuple(classes),
+            feature_names=names,
+            feature_set=f"fs-1:{'+'.join(kinds)}",
+            min_channels={"acc": 3} if "acc" in kinds else {},
+            output_name=out_name,
+            thresholds=th,
+            training_data=_describe(cfg, split_sources, kinds),
+            seed=cfg.seed,
+            metrics={
+                "validation": {k: _r(v) for k, v in val_metrics.items()},
+                "train_frames": len(y),
+                "train_spasm_frames": n_pos,
+                "train_negative_frames_sim": n_neg_sim,
+                "train_negative_frames_real": n_neg_real,
+                "normalisation": "log ratio to the median of the quieter half of the first "
+                f"{cfg.calibration_s:g} s of usable frames",
+                "resample_to_hz": {k: cfg.rates_hz[k] for k in kinds},
+            },
+        )
+        md.attach_to(onx)
+        data = onx.SerializeToString()
+        if len(data) > 5 * 1024 * 1024:
+            raise ModelError(
+                f"{model_id} is {len(data) / 1e6:.1f} MB (> 5 MB); lower max_iter or "
+                "max_leaf_nodes",
+                reason="too_large",
+            )
+        path = out / MODEL_FILES[model_id]
+        path.write_bytes(data)
+        summary["models"][model_id] = {
+            "file": path.name,
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "classes": classes,
+            "n_features": len(names),
+            "thresholds": th,
+            "validation": {k: _r(v) for k, v in val_metrics.items()},
+            "train_frames": len(y),
+            "train_spasm_frames": n_pos,
+            "threshold_grid": [
+                {
+                    "settings": g["settings"],
+                    "excess": _r(g["excess"]),
+                    "metrics": {k: _r(v) for k, v in g["metrics"].items()},
+                }
+                for g in grid
+            ],
+        }
+    summary["train_seconds"] = round(time.perf_counter() - t0, 1)
+    (out / "training.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    return summary
+
+
+def _r(v: Any) -> Any:
+    if isinstance(v, float):
+        return None if not math.isfinite(v) else round(v, 4)
+    return v
+
+
+def _describe(
+    cfg: TrainConfig, split_sources: dict[str, list[Source]], kinds: Sequence[str]
+) -> str:
+    n_real = {
+        sp: sum(1 for s in srcs if s.intervals and _uses(s, kinds))
+        for sp, srcs in split_sources.items()
+    }
+    return (
+        f"{cfg.n_train} simulated training wearers x {cfg.hours:g} h (spasms raised to "
+        f"{cfg.spasms_per_day:g}/day, daily-living confounders, BLE losses; Myo+Polar H10, "
+        f"Myo+Movesense or nus-reference devices), {cfg.n_val} validation wearers for the "
+        f"thresholds; real hard negatives ({n_real['train']} training, {n_real['val']} "
+        "validation sources): Myo armband rest and gestures (MIT, aljazfrancic/"
+        "myo-readings-dataset) paired with simulated quiet ACC, Daphnet FoG walking and "
+        "freezing (CC BY 4.0, Bachlin et al. 2010) paired with simulated rest EMG. Test "
+        "wearers and held-out real participants/runs were never used. spasmwatch simulator; "
+        "no real spasm recordings."
+    )

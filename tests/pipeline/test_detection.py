@@ -1,0 +1,151 @@
+"""DetectionPipeline: the same objects live and offline; chunked == whole; stats."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spasmwatch.core import SampleBlock
+from spasmwatch.errors import ModelError
+from spasmwatch.pipeline import (
+    STAGES,
+    DetectionPipeline,
+    detect_recording,
+    merge_blocks,
+    run_blocks,
+    select_streams,
+)
+from spasmwatch.simulation import WearerProfile, simulate_wearer
+from spasmwatch.store import write_recording
+
+WEARER = WearerProfile(spasms_per_day=2000.0, disconnects_per_day=0.0)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_wearer(90.0, 5, ("myo", "polar-h10"), wearer=WEARER)
+
+
+def _blocks(sim, block_samples):
+    return merge_blocks([sim.to_blocks(k, block_samples) for k in sim.specs])
+
+
+def _run(model, sim, block_samples, **kw):
+    pipe = DetectionPipeline(list(sim.specs.values()), model, stale_timeout_s=None, **kw)
+    ups, scores = run_blocks(pipe, _blocks(sim, block_samples))
+    return pipe, ups, scores
+
+
+def _sig(ups, scores):
+    return (
+        [(u.kind, u.episode.id, u.episode.start_ns, u.episode.end_ns, u.alarm_ns) for u in ups],
+        np.array([s.t_end_ns for s in scores]),
+        np.array([s.p_spasm for s in scores]),
+    )
+
+
+def test_select_streams_prefers_acc_on_the_emg_device(sim):
+    chosen = select_streams(list(sim.specs.values()), ("emg", "acc"))
+    assert chosen["emg"].key == "myo.emg" and chosen["acc"].key == "myo.acc"
+    acc_only = select_streams(list(sim.specs.values()), ("acc",))
+    assert acc_only["acc"].key == "polar-h10.acc"  # highest rate
+    with pytest.raises(ModelError, match="no usable 'emg'"):
+        select_streams([sim.specs["polar-h10.acc"]], ("emg",))
+
+
+def test_pipeline_scores_windows_and_finds_episodes(tiny_model, sim):
+    pipe, ups, scores = _run(tiny_model, sim, 512)
+    assert len(scores) > 250  # 90 s / 0.25 s, minus warm-up
+    usable = [s for s in scores if not s.has_gap]
+    assert usable and all(0.0 <= s.p_spasm <= 1.0 for s in usable)
+    assert len(usable[0].p_types) == 4
+    # frames held back during calibration are scored too: the first window is early
+    assert scores[0].t_end_ns - sim.start_ns < 3e9
+    finals = [u for u in ups if u.kind == "final"]
+    assert finals, "a wearer with ~2 spasms a minute must give episodes"
+    assert all(u.episode.model_id == "tiny-emg-acc" for u in finals)
+    summ = pipe.stats.summary()
+    assert set(summ) == set(STAGES)
+    assert summ["total"]["count"] > 0 and summ["model"]["p50_ms"] >= 0
+    assert pipe.delay_s == pytest.approx(0.2)  # myo.acc 50 Hz -> 25 Hz
+
+
+@settings(max_examples=4, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(block=st.sampled_from([37, 100, 333, 4096]))
+def test_chunked_equals_whole(tiny_model, sim, block):
+    _, u1, s1 = _run(tiny_model, sim, 20000)
+    _, u2, s2 = _run(tiny_model, sim, block)
+    a, b = _sig(u1, s1), _sig(u2, s2)
+    assert a[0] == b[0]
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[2], b[2])
+
+
+def test_reset_restores_initial_behaviour(tiny_model, sim):
+    pipe = DetectionPipeline(list(sim.specs.values()), tiny_model, stale_timeout_s=None)
+    first = run_blocks(pipe, _blocks(sim, 1000))
+    pipe.reset()
+    second = run_blocks(pipe, _blocks(sim, 1000))
+    assert _sig(*first)[0] == _sig(*second)[0]
+    np.testing.assert_array_equal(_sig(*first)[2], _sig(*second)[2])
+
+
+def test_amplitude_scale_does_not_change_decisions(tiny_model, sim):
+    """Per-wearer normalisation: the same wearer at 3x EMG gain gives the same episodes."""
+
+    def scaled(k):
+        for b in _blocks(sim, 1000):
+            if b.spec.kind == "emg":
+                b = SampleBlock(b.spec, b.t_ns, b.data * np.float32(k), b.first_index, b.gaps)
+            yield b
+
+    out = []
+    for k in (1.0, 3.0):
+        pipe = DetectionPipeline(list(sim.specs.values()), tiny_model, stale_timeout_s=None)
+        ups, _ = run_blocks(pipe, scaled(k))
+        out.append([(u.kind, u.episode.start_ns) for u in ups if u.kind == "final"])
+    assert out[0] == out[1]
+
+
+def test_model_that_does_not_fit_is_refused(tiny_model, sim):
+    with pytest.raises(ModelError, match="needs a 'emg' stream"):
+        DetectionPipeline([sim.specs["polar-h10.acc"]], tiny_model)
+
+
+def test_detect_recording_offline(tiny_model, sim, tmp_path):
+    write_recording(tmp_path / "rec", _blocks(sim, 1024))
+    res = detect_recording(tmp_path / "rec", tiny_model, progress=False)
+    _, ups, scores = _run(tiny_model, sim, 1024)
+    assert [e.start_ns for e in res.episodes] == [
+        u.episode.start_ns for u in ups if u.kind == "final"
+    ]
+    assert len(res.t_end_ns) == len(scores)
+    assert res.streams == {"emg": "myo.emg", "acc": "myo.acc"}
+    assert res.stats["x_real_time"] > 1
+
+
+def test_recording_blocks_match_iter_blocks(sim, tmp_path):
+    from spasmwatch.pipeline import recording_blocks
+    from spasmwatch.store import open_recording
+
+    write_recording(tmp_path / "rec", _blocks(sim, 1024))
+    rec = open_recording(tmp_path / "rec")
+    for key in rec.specs:
+        ref = [b for b in rec.iter_blocks(key, 10**9) if b.n_samples]
+        got = list(recording_blocks(rec, key, block_s=10**6, chunk_s=7.0))
+        # same samples, same indices at every gap, same gaps
+        np.testing.assert_array_equal(
+            np.concatenate([b.t_ns for b in ref]), np.concatenate([b.t_ns for b in got])
+        )
+        ref_gaps = [(b.first_index, b.gaps) for b in ref if b.gaps]
+        got_gaps = [(b.first_index, b.gaps) for b in got if b.gaps]
+        assert ref_gaps == got_gaps and ref_gaps, key
+        assert all(
+            b.first_index + len(b) == nb.first_index
+            for b, nb in itertools.pairwise(got)
+            if not nb.gaps
+        )

@@ -1,0 +1,58 @@
+"""``spasmwatch evaluate --truth`` on a short recording; the quick evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spasmwatch.cli import main
+from spasmwatch.pipeline import merge_blocks
+from spasmwatch.simulation import WearerProfile, simulate_wearer, write_ground_truth_csv
+from spasmwatch.store import write_recording
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rec")
+    w = WearerProfile(spasms_per_day=1500.0, disconnects_per_day=0.0)
+    r = simulate_wearer(180.0, 8, ("myo", "polar-h10"), wearer=w)
+    write_recording(d / "rec", merge_blocks([r.to_blocks(k, 2048) for k in r.specs]))
+    write_ground_truth_csv(d / "ground_truth.csv", r.truth)
+    return d / "rec", d / "ground_truth.csv"
+
+
+def test_evaluate_json_has_every_detector_and_figure(recording, capsys):
+    rec, gt = recording
+    assert main(["evaluate", "--truth", str(gt), str(rec), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {
+        "model",
+        "baseline-emg-double-threshold",
+        "baseline-acc-band-ratio",
+    }
+    for ev in out.values():
+        p = ev["pooled"]
+        for key in ("sensitivity", "precision", "f1", "false_alarms_per_24h", "latency"):
+            assert key in p
+        assert {"median_s", "p90_s"} <= set(p["latency"])
+        assert p["n_truth"] > 0
+        assert rec.name in ev["per_subject"]
+    assert out["model"]["pooled"]["sensitivity"] > 0.5
+
+
+def test_evaluate_markdown_and_usage_error(recording, capsys):
+    rec, gt = recording
+    assert main(["evaluate", "--truth", str(gt), str(rec)]) == 0
+    assert "| pooled |" in capsys.readouterr().out
+    assert main(["evaluate", str(rec)]) == 1
+
+
+@pytest.mark.slow
+def test_quick_evaluation_runs_on_the_committed_excerpts():
+    from spasmwatch._evaluation import quick_evaluation
+
+    res = quick_evaluation(0)
+    assert res["wall_s"] < 60
+    assert {"myo-rest", "myo-gesture", "daphnet-walking"} <= set(res["real"])
+    assert res["n_truth"] > 0
