@@ -12,9 +12,11 @@ from spasmwatch.errors import ConfigError
 HELP = (
     "Patterns in your own records: episodes by hour of day and day of week, episodes in the "
     "hours after diary entries (stretching, heat, medication taken...) compared with other "
-    "times, and spasm activity after completed vs dismissed exercise prompts. Every figure "
-    "comes with its counts and hours of observation; small numbers are marked 'too few to "
-    "compare'. Associations, not causes; this is not medical advice."
+    "times, and spasm activity after completed vs dismissed exercise prompts. Every count "
+    "comes with the hours worn (with usable signal) it was counted in, and rates are per hour "
+    "worn; without wear-time records they fall back to calendar hours and say so. Days under "
+    "10 h of wear are flagged low wear; small numbers are marked 'too few to compare'. "
+    "Associations, not causes; this is not medical advice."
 )
 
 

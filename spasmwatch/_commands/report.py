@@ -9,6 +9,7 @@ from typing import Any
 
 from spasmwatch._paths import default_db_path
 from spasmwatch.errors import ConfigError
+from spasmwatch.health import VALID_DAY_S
 
 HELP = (
     "A clinical summary of one wearer over a range of days: spasms per worn day and per "
@@ -28,7 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json", "pdf"), default="text")
     parser.add_argument("--out", default=None, help="file to write (required for pdf)")
     parser.add_argument(
-        "--min-worn-h", type=float, default=10.0, help="usable hours that make a worn day (10)"
+        "--min-worn-h",
+        type=float,
+        default=VALID_DAY_S / 3600,
+        help="usable hours that make a worn day (10)",
     )
 
 

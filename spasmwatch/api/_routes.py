@@ -522,7 +522,7 @@ def _weekly(days: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for wk in weeks.values():
         wk["low_wear"] = is_low_wear(wk["usable_s"], wk["days"])
-        wk["text"] = format_count_with_wear(wk["n"], wk["usable_s"])
+        wk["text"] = format_count_with_wear(wk["n"], wk["usable_s"], wk["days"])
         out.append(wk)
     return out
 

@@ -18,6 +18,7 @@ from spasmwatch.api._auth import AuthRoute
 from spasmwatch.api._params import parse_tz
 from spasmwatch.api._scope import Scope, scoped
 from spasmwatch.errors import ConfigError
+from spasmwatch.health import VALID_DAY_S
 
 __all__ = ["router"]
 
@@ -81,7 +82,7 @@ def report_summary(
     start: StartQ = None,
     end: EndQ = None,
     tz: TzQ = None,
-    min_worn_h: MinWornQ = 10.0,
+    min_worn_h: MinWornQ = VALID_DAY_S / 3600,
 ) -> dict[str, Any]:
     """Spasms per worn day and night with their wear time, durations, intensity, type mix,
     the PSFS-style score (derived, not a clinical PSFS assessment) and the diary."""
@@ -102,7 +103,7 @@ def report_pdf(
     start: StartQ = None,
     end: EndQ = None,
     tz: TzQ = None,
-    min_worn_h: MinWornQ = 10.0,
+    min_worn_h: MinWornQ = VALID_DAY_S / 3600,
 ) -> Response:
     """The downloadable PDF report (page 1 at a glance, then tables and method notes)."""
     from spasmwatch.reports import render_pdf

@@ -6,7 +6,8 @@ the stated cause of every data loss. See ``docs/device-health.md``.
 - :class:`NotWornDetector` — ACC stillness (with white sensor noise) for long periods,
   supported by the EMG electrode-off floor; hysteresis back to "worn".
 - :class:`WearTimeAccumulator` — per device and local day: recorded, worn, usable seconds
-  and missing seconds by cause; :func:`format_count_with_wear` — the one wording of a count.
+  and missing seconds by cause; :func:`format_count_with_wear` — the one wording of a count,
+  :func:`is_low_wear` and :data:`VALID_DAY_S` (10 h) — the one low-wear rule.
 - :class:`BatteryMonitor`, :func:`parse_battery_level`, :class:`DeviceInfo` — battery and
   model/firmware information.
 - :func:`attribute_loss_cause` — why a gap happened.
@@ -42,20 +43,23 @@ from spasmwatch.health._quality import (
 from spasmwatch.health._wear import WEAR_STATES, NotWornDetector, WearStateChange
 from spasmwatch.health._weartime import (
     ALL_DEVICES,
-    LOW_WEAR_S,
+    VALID_DAY_S,
+    VALID_NIGHT_S,
     CountWithWear,
     WearDay,
     WearTimeAccumulator,
     count_with_wear,
     format_count_with_wear,
+    is_low_wear,
 )
 
 __all__ = [
     "ALL_DEVICES",
     "BATTERY_SOURCES",
     "DISCONNECT_REASONS",
-    "LOW_WEAR_S",
     "QUALITY_STATUSES",
+    "VALID_DAY_S",
+    "VALID_NIGHT_S",
     "WEAR_STATES",
     "BatteryMonitor",
     "BatteryReading",
@@ -78,6 +82,7 @@ __all__ = [
     "attribute_loss_cause",
     "count_with_wear",
     "format_count_with_wear",
+    "is_low_wear",
     "parse_battery_level",
     "parse_dis_string",
     "parse_myo_firmware",

@@ -24,17 +24,25 @@ from spasmwatch.health._wear import WearStateChange
 
 __all__ = [
     "ALL_DEVICES",
-    "LOW_WEAR_S",
+    "VALID_DAY_S",
+    "VALID_NIGHT_S",
     "CountWithWear",
     "WearDay",
     "WearTimeAccumulator",
     "count_with_wear",
     "format_count_with_wear",
+    "is_low_wear",
 ]
 
-#: Below this many seconds worn, a count is flagged "low wear, interpret with care" and no
-#: rate is given (4 h).
-LOW_WEAR_S = 4 * 3600.0
+#: Usable wear (s) that makes a local day a worn ("valid") day: 10 h. Any count over less
+#: wear than ``VALID_DAY_S`` per day is flagged ``low_wear`` and given no rate. Ten hours of
+#: wear per day is the common valid-day convention of accelerometry studies; it is a
+#: convention, not a threshold validated for spasm counts. The one rule for the CLI, the API,
+#: the pages, the insights and the clinical report.
+VALID_DAY_S = 10 * 3600.0
+
+#: Usable wear (s) that makes a night window a worn night in the clinical report: 6 h.
+VALID_NIGHT_S = 6 * 3600.0
 
 #: Device name of the rows that combine all devices of the wearer.
 ALL_DEVICES = "*"
@@ -358,71 +366,125 @@ class WearTimeAccumulator:
 # -- counts with their wear time ---------------------------------------------------------
 
 
+def is_low_wear(usable_s: float | None, days: float = 1.0) -> bool:
+    """Whether a count over ``usable_s`` of usable wear in ``days`` days is low wear.
+
+    Parameters
+    ----------
+    usable_s : float or None
+        Seconds worn with usable signal; ``None`` when no wear time was recorded.
+    days : float
+        Calendar length of the period in days (> 0; may be fractional, e.g. ``3 / 24`` for a
+        3-hour window, which then needs 1.25 h).
+
+    Returns
+    -------
+    bool
+        ``True`` if ``usable_s`` is unknown or under :data:`VALID_DAY_S` per day on average.
+    """
+    d = _days(days)
+    if usable_s is None:
+        return True
+    return float(usable_s) < VALID_DAY_S * d - _EPS
+
+
+def _days(days: float) -> float:
+    if isinstance(days, np.floating | np.integer):
+        days = float(days)
+    if (
+        isinstance(days, bool)
+        or not isinstance(days, int | float)
+        or not (math.isfinite(days) and days > 0)
+    ):
+        raise ConfigError(f"days must be a number of days > 0 (got {days!r})")
+    return float(days)
+
+
 @dataclass(frozen=True, slots=True)
 class CountWithWear:
     """An episode count together with the wear time it was counted in.
 
     Parameters
     ----------
-    count : int
+    n : int
         Number of episodes.
-    worn_s : float
-        Usable wear time (s) in which they were counted.
+    usable_s : float or None
+        Seconds worn with usable signal in the same period (the exposure); ``None`` when no
+        wear time was recorded.
+    worn_s : float or None
+        Seconds on the body (``>= usable_s``), for display; default ``usable_s``.
+    days : float
+        Calendar length of the period in days (the low-wear threshold scales with it).
     noun : str
         What was counted, singular (``"spasm"``).
-    low_wear_s : float
-        Below this wear time the count is flagged and no rate is given.
     """
 
-    count: int
-    worn_s: float
+    n: int
+    usable_s: float | None
+    worn_s: float | None = None
+    days: float = 1.0
     noun: str = "spasm"
-    low_wear_s: float = LOW_WEAR_S
 
     def __post_init__(self) -> None:
-        c = self.count
+        c = self.n
         if isinstance(c, np.integer):
-            object.__setattr__(self, "count", int(c))
+            object.__setattr__(self, "n", int(c))
         elif isinstance(c, bool) or not isinstance(c, int) or c < 0:
-            raise ConfigError(f"count must be an int >= 0 (got {c!r})")
-        _sec(self, "worn_s")
-        _sec(self, "low_wear_s")
+            raise ConfigError(f"count n must be an int >= 0 (got {c!r})")
+        if self.usable_s is not None:
+            try:
+                _sec(self, "usable_s")
+            except SignalError as e:
+                raise ConfigError(str(e)) from None
+        if self.worn_s is None:
+            object.__setattr__(self, "worn_s", self.usable_s)
+        else:
+            try:
+                _sec(self, "worn_s")
+            except SignalError as e:
+                raise ConfigError(str(e)) from None
+        object.__setattr__(self, "days", _days(self.days))
         if not isinstance(self.noun, str) or not self.noun:
             raise ConfigError(f"noun must be a non-empty string (got {self.noun!r})")
 
     @property
     def low_wear(self) -> bool:
-        """True when the wear time is below ``low_wear_s``."""
-        return self.worn_s < self.low_wear_s
+        """True when usable wear is unknown or under :data:`VALID_DAY_S` per day."""
+        return is_low_wear(self.usable_s, self.days)
 
     @property
     def rate_per_24h_worn(self) -> float | None:
-        """Count per 24 h of wear, or None for low wear (a rate from little wear misleads)."""
-        if self.low_wear or self.worn_s <= 0:
+        """Count per 24 h of usable wear, or None for low wear (a rate from little wear
+        misleads)."""
+        if self.low_wear or not self.usable_s:
             return None
-        return self.count * 86400.0 / self.worn_s
+        return self.n * 86400.0 / self.usable_s
 
     @property
     def text(self) -> str:
         """The one wording used everywhere (see :func:`format_count_with_wear`)."""
-        n = self.count
+        n = self.n
         what = f"{n} {self.noun if n == 1 else _plural(self.noun)}"
-        if self.worn_s <= 0:
+        if not self.usable_s:
             return f"{what} — no wear time recorded, not comparable with other days"
-        worn = _fmt_dur(self.worn_s)
+        worn = f"{_fmt_dur(self.usable_s)} worn"
+        over = "" if abs(self.days - 1.0) < 1e-9 else f" over {_fmt_days(self.days)}"
         if self.low_wear:
+            per_day = "a day" if not over else "a day on average"
             return (
-                f"{what} in {worn} worn — low wear (under {_fmt_dur(self.low_wear_s)}), "
+                f"{what} in {worn}{over} — low wear (under {VALID_DAY_S / 3600:g} h {per_day}), "
                 "interpret with care"
             )
-        return f"{what} in {worn} worn ({self.rate_per_24h_worn:.1f} per 24 h worn)"
+        return f"{what} in {worn}{over} ({self.rate_per_24h_worn:.1f} per 24 h worn)"
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready form for the API and exports."""
+        """JSON-ready form: ``n``, ``worn_s``, ``usable_s``, ``days``, ``low_wear``,
+        ``rate_per_24h_worn``, ``text``."""
         return {
-            "count": self.count,
+            "n": self.n,
             "worn_s": self.worn_s,
-            "worn_h": round(self.worn_s / 3600.0, 2),
+            "usable_s": self.usable_s,
+            "days": self.days,
             "low_wear": self.low_wear,
             "rate_per_24h_worn": self.rate_per_24h_worn,
             "text": self.text,
@@ -439,15 +501,28 @@ def _fmt_dur(s: float) -> str:
     return f"{s / 3600.0:.1f} h"
 
 
+def _fmt_days(d: float) -> str:
+    return f"{round(d)} days" if abs(d - round(d)) < 1e-9 else f"{d:.1f} days"
+
+
 def count_with_wear(
-    n: int, worn_s: float, *, noun: str = "spasm", low_wear_s: float = LOW_WEAR_S
+    n: int,
+    usable_s: float | None,
+    *,
+    worn_s: float | None = None,
+    days: float = 1.0,
+    noun: str = "spasm",
 ) -> CountWithWear:
-    """A :class:`CountWithWear` (for JSON: ``count_with_wear(n, s).to_dict()``)."""
-    return CountWithWear(n, worn_s, noun, low_wear_s)
+    """A :class:`CountWithWear` (for JSON: ``count_with_wear(n, usable_s).to_dict()``)."""
+    return CountWithWear(n, usable_s, worn_s, days, noun)
 
 
 def format_count_with_wear(
-    n: int, worn_s: float, *, noun: str = "spasm", low_wear_s: float = LOW_WEAR_S
+    n: int,
+    usable_s: float | None,
+    *,
+    days: float = 1.0,
+    noun: str = "spasm",
 ) -> str:
     """An episode count with the wear time it was counted in — use wherever counts are shown.
 
@@ -455,18 +530,22 @@ def format_count_with_wear(
     ----------
     n : int
         Number of episodes.
-    worn_s : float
-        Seconds worn with usable signal in the same period.
+    usable_s : float or None
+        Seconds worn with usable signal in the same period (``None``: none recorded).
+    days : float
+        Calendar length of the period (days); the low-wear threshold is
+        :data:`VALID_DAY_S` per day.
     noun : str
         Singular noun (``"spasm"``, ``"episode"``); plural by adding ``s``/``es``.
-    low_wear_s : float
-        Below this wear time (default 4 h) no rate is given and the count is flagged.
 
     Returns
     -------
     str
         ``"3 spasms in 20.0 h worn (3.6 per 24 h worn)"``;
-        ``"3 spasms in 2.0 h worn — low wear (under 4.0 h), interpret with care"``;
+        ``"3 spasms in 2.0 h worn — low wear (under 10 h a day), interpret with care"``;
+        ``"12 spasms in 50.0 h worn over 7 days — low wear (under 10 h a day on average),
+        interpret with care"``;
         ``"3 spasms — no wear time recorded, not comparable with other days"``.
+        "h worn" is time worn *with usable signal*.
     """
-    return CountWithWear(n, worn_s, noun, low_wear_s).text
+    return CountWithWear(n, usable_s, None, days, noun).text

@@ -11,9 +11,11 @@ Definitions (also in ``docs/clinical-report.md``)
   falls back to the wearer's indexed recordings minus signal losses.
 * **Usable wear of a night**: the wearer's indexed recordings minus signal losses inside the
   night window; without recordings there, the two days' usable fractions pro rata.
-* **Worn day / worn night**: at least ``min_worn_h`` (10 h) / ``min_night_worn_h`` (6 h)
-  usable. Rates (per worn day, per worn night, per worn hour, the PSFS-style frequency)
-  count only episodes on worn days / nights.
+* **Worn day / worn night**: at least ``min_worn_h`` (10 h,
+  :data:`spasmwatch.health.VALID_DAY_S`) / ``min_night_worn_h`` (6 h,
+  :data:`spasmwatch.health.VALID_NIGHT_S`) usable; a day under it is a low-wear day.
+  Rates (per worn day, per worn night, per worn hour, the PSFS-style frequency) count only
+  episodes on worn days / nights.
 * **Counted episode**: a detected episode (``source="auto"``), a labeled one
   (``"<role>:<name>"``) or a self-report (``source="self-report"`` episodes and
   self-report labels that point at no episode), never one a label marks as a false alarm.
@@ -37,6 +39,7 @@ import numpy as np
 
 from spasmwatch.episodes._types import EPISODE_TYPES, SEVERITIES
 from spasmwatch.errors import ConfigError
+from spasmwatch.health import VALID_DAY_S, VALID_NIGHT_S
 from spasmwatch.reports._penn import PennScore, penn_score
 from spasmwatch.store import DiaryEntry, resolve_tz
 
@@ -439,8 +442,8 @@ def clinical_summary(
     end: dt.date | str,
     tz: str | dt.tzinfo | None = None,
     *,
-    min_worn_h: float = 10.0,
-    min_night_worn_h: float = 6.0,
+    min_worn_h: float = VALID_DAY_S / 3600,
+    min_night_worn_h: float = VALID_NIGHT_S / 3600,
     night_start_h: float = 22.0,
     night_end_h: float = 7.0,
     merge_tolerance_s: float = 60.0,
@@ -459,9 +462,11 @@ def clinical_summary(
     tz : str or tzinfo, optional
         Time zone of the days and hours (default this machine's).
     min_worn_h : float
-        Usable hours that make a day a worn day (default 10 h).
+        Usable hours that make a day a worn day (default
+        :data:`spasmwatch.health.VALID_DAY_S`, 10 h: the one low-wear rule).
     min_night_worn_h : float
-        Usable hours that make a night a worn night (default 6 h).
+        Usable hours that make a night a worn night (default
+        :data:`spasmwatch.health.VALID_NIGHT_S`, 6 h).
     night_start_h, night_end_h : float
         Local clock hours of the night window (default 22:00 to 07:00 next morning).
     merge_tolerance_s : float

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spasmwatch.core import SampleBlock, StreamSpec
+from spasmwatch.core import Gap, SampleBlock, StreamSpec
 from spasmwatch.errors import ConfigError, SignalError
 from spasmwatch.signal._align import AlignedBatch, Aligner
 from spasmwatch.signal._features import AccFeatures, EmgFeatures, FeatureSet
@@ -106,6 +106,9 @@ class _Stream:
         self._pending: list[SampleBlock] = []
         self._pending_end = 0
         self._pending_t = 0
+        # gaps announced by empty blocks (an open gap: the device went silent), carried over
+        # to the next block that has samples
+        self._carried: tuple[Gap, ...] = ()
 
     def reset(self) -> None:
         self.cond.reset()
@@ -113,6 +116,7 @@ class _Stream:
         self.win.reset()
         self.next_index = None
         self._pending = []
+        self._carried = ()
 
     @property
     def last_t_ns(self) -> int | None:
@@ -173,7 +177,15 @@ class _Stream:
         return runs
 
     def process(self, block: SampleBlock) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if block.n_samples == 0 or self._hold(block):
+        if block.n_samples == 0:
+            self._carried += block.gaps
+            return _NOTHING
+        if self._carried:  # the gap lies before this block even if its index did not jump
+            gaps, self._carried = self._carried + block.gaps, ()
+            block = SampleBlock(
+                block.spec, block.t_ns, block.data, block.first_index, gaps, block.seq
+            )
+        if self._hold(block):
             return _NOTHING
         outs = [self._run(*run) for run in self._take_pending(block)]
         outs = [o for o in outs if len(o[0])]
@@ -197,6 +209,12 @@ class _Stream:
         grids, feats, gaps_out = [], [], []
         for a in range(0, n_samples, step):
             ys, ts = self.win._check(y[a : a + step], t_ns[a : a + step])
+            # after a long gap, the windows before it must be read before the write
+            early = self.win._settle(int(ts[0]), first_index + a, ts.shape[0])
+            if len(early.grid_ns):
+                grids.append(early.grid_ns)
+                feats.append(self._features(early))
+                gaps_out.append(early.has_gap)
             due = self.win._advance(ys, ts, first_index + a, bool(gaps) and a == 0)
             if len(due.grid_ns):  # features now: the next piece may overwrite the samples
                 grids.append(due.grid_ns)
@@ -251,8 +269,12 @@ class SignalPipeline:
     Notes
     -----
     ``update(block)`` ignores blocks of streams it was not configured with (gyro, ECG...).
-    After a gap (``block.gaps`` or a jump of ``first_index``) the stream's filters restart in
-    steady state and windows overlapping the gap are flagged (their features are NaN).
+    After a gap (``block.gaps``, a jump of ``first_index``, or the gaps of an empty block
+    before it) the stream's filters restart in steady state, windows overlapping the gap are
+    flagged (their features are NaN) and grid times inside it get no window from that stream.
+    Gaps of any length are handled alike (a disconnect of an hour jumps ``first_index`` far
+    past the ring buffer, which then holds nothing but missing samples); while one stream is
+    in a gap, the others go on after ``stale_timeout_s``.
     """
 
     def __init__(
@@ -377,14 +399,17 @@ class SignalPipeline:
         )
 
     def extract(
-        self, streams: Mapping[str, SampleBlock | tuple[np.ndarray, np.ndarray]]
+        self,
+        streams: Mapping[str, SampleBlock | Sequence[SampleBlock] | tuple[np.ndarray, np.ndarray]],
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Batch form: features of whole recordings (does not touch this object's state).
 
         Parameters
         ----------
         streams : mapping
-            Per stream kind (``"emg"``, ``"acc"``) or stream key: a :class:`SampleBlock`, or
+            Per stream kind (``"emg"``, ``"acc"``) or stream key: a :class:`SampleBlock`; a
+            sequence of them in stream order (a recording with gaps: one block per
+            contiguous run, ``first_index`` counting the samples lost in between); or
             ``(t_ns, data)`` with int64 ``(n_samples,)`` times and ``(n_samples, n_channels)``
             samples (taken as gap-free, ``first_index`` 0).
 
@@ -412,11 +437,19 @@ class SignalPipeline:
             if item is None:
                 continue
             if isinstance(item, SampleBlock):
-                block = item
+                blocks = [item]
+            elif isinstance(item, Sequence) and all(isinstance(b, SampleBlock) for b in item):
+                blocks = list(item)  # type: ignore[arg-type]
             else:
-                t, x = item
-                block = SampleBlock(spec, np.asarray(t, np.int64), np.asarray(x, np.float32))
-            parts.append(pipe.update_batch(block))
+                t, x = item  # type: ignore[misc]
+                blocks = [SampleBlock(spec, np.asarray(t, np.int64), np.asarray(x, np.float32))]
+            for block in blocks:
+                if block.spec.key != spec.key:
+                    raise ConfigError(
+                        f"extract() got a block of {block.spec.key} among the blocks for "
+                        f"{spec.key}; pass each stream's blocks under its own kind or key"
+                    )
+                parts.append(pipe.update_batch(block))
         parts.append(pipe.flush_batch())
         b = AlignedBatch.concat(parts, len(self.names), len(self.specs))
         flags = {"has_gap": b.has_gap}

@@ -10,6 +10,11 @@ it started (warm-up) or when its last sample is older than ``tolerance_ns`` (the
 gap). A window that contains missing samples (a jump of the stream-wide index, stored as NaN)
 or a discontinuity (a gap without a sample count) is emitted with ``has_gap=True`` and the
 missing fraction: it is flagged, never silently filled.
+
+A gap may be longer than the ring buffer (a disconnect of minutes or hours): the ring then
+holds only missing samples, so the windows after the gap are flagged just as after a short
+one, and the windows before it are read out before the first sample after it is written (see
+``Windower._settle``). The results do not depend on how long such a gap was.
 """
 
 from __future__ import annotations
@@ -264,7 +269,11 @@ class Windower:
         # grid times before the new chunk's first sample end at the previous last sample
         if self._last_t is None:
             return None
-        grid = self._grid_until(t_first, inclusive=False)
+        # only those within the tolerance of the last sample can get a window: skip the rest
+        # of a long gap at once instead of listing every grid time in it
+        grid = self._grid_until(min(t_first, self._last_t + self.tolerance_ns + 1), inclusive=False)
+        if self._next_grid is not None and self._next_grid < t_first:
+            self._next_grid = self._ceil_grid(t_first)
         if grid.size == 0:
             return None
         n = grid.size
@@ -285,6 +294,31 @@ class Windower:
                 f"t_ns goes backwards between chunks ({self._last_t} then {int(t_ns[0])})"
             )
         return x, t_ns
+
+    def _settle(self, t_first: int, first_index: int, n: int) -> _Due:
+        """Windows to take *before* writing a piece that jumps far ahead (a long gap).
+
+        The grid times before a piece's first sample end at the previous last sample; they
+        are normally resolved by :meth:`_advance` together with the piece's own windows, all
+        read from the ring after the write. When the piece starts so far past the end of the
+        ring (an index jump of about a ring's length, e.g. a disconnect) that writing it
+        would overwrite those windows' samples, this resolves them now: the caller must read
+        them (``_batch`` / features) before calling :meth:`_advance`.
+
+        Parameters
+        ----------
+        t_first : int
+            Host time (UTC ns) of the piece's first sample.
+        first_index : int
+            Stream-wide index of the piece's first sample.
+        n : int
+            Samples in the piece (at most ``max_chunk``).
+        """
+        last = self._last_index
+        if last is None or first_index + n - self.ring.capacity <= last - self.n_window + 1:
+            return _Due.none()  # the windows stay in the ring: resolved by _advance
+        early = self._resolve_before_new(t_first)
+        return _Due.none() if early is None else early
 
     def _advance(
         self, x: np.ndarray, t_ns: np.ndarray, first_index: int, discontinuity: bool
@@ -341,6 +375,9 @@ class Windower:
         n = x.shape[0]
         for a in range(0, n, self.max_chunk):
             b = min(n, a + self.max_chunk)
+            early = self._settle(int(t_ns[a]), first_index + a, b - a)
+            if len(early.grid_ns):
+                out.append(self._batch(early))  # before the write overwrites their samples
             due = self._advance(x[a:b], t_ns[a:b], first_index + a, discontinuity and a == 0)
             if len(due.grid_ns):
                 out.append(self._batch(due))  # gathered before the next piece overwrites

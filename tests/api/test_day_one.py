@@ -8,6 +8,8 @@ import io
 
 from swapi_fixtures import T0, A, S
 
+from spasmwatch.health import format_count_with_wear, is_low_wear
+
 
 def test_log_a_spasm_now_becomes_episode_label_and_report(env):
     h = env.h("wearer")
@@ -134,8 +136,14 @@ def test_every_count_carries_its_wear_time(env):
         False,
     )
     assert (tue["n"], tue["usable_s"], tue["low_wear"]) == (1, 2 * 3600.0, True)
-    assert tue["text"] == "1 · 2.0 h worn" and mon["text"] == "2 · 12.0 h worn"
-    assert wed["worn_s"] == 0 and wed["low_wear"] and wed["text"] == "0 · not worn"
+    # a 2-hour day is flagged low wear, in the flag and in the one wording of health
+    assert tue["text"] == "1 spasm in 2.0 h worn — low wear (under 10 h a day), interpret with care"
+    assert mon["text"] == "2 spasms in 12.0 h worn (4.0 per 24 h worn)"
+    assert wed["worn_s"] == 0 and wed["low_wear"]
+    assert wed["text"] == "0 spasms — no wear time recorded, not comparable with other days"
+    for day in (mon, tue, wed):
+        assert day["text"] == format_count_with_wear(day["n"], day["usable_s"])
+        assert day["low_wear"] == is_low_wear(day["usable_s"])
     assert d["min_valid_wear_s"] == 36_000
     hr = env.client.get(
         "/api/summary/hourly",
@@ -150,7 +158,7 @@ def test_every_count_carries_its_wear_time(env):
     assert [(b["label"], b["n"], b["usable_s"], b["low_wear_days"]) for b in wk["buckets"]] == [
         ("2026-W10", 3, 14 * 3600.0, 2)
     ]
-    assert wk["buckets"][0]["low_wear"] and wk["buckets"][0]["text"] == "3 · 14.0 h worn"
+    assert wk["buckets"][0]["low_wear"]  # 14 h in 3 days: under 10 h a day
     # the wearer of B: their own counts and wear, by default
     b = env.client.get("/api/summary/daily", headers=env.h("wearer_b"), params=rng).json()
     assert {x["label"]: x["usable_s"] for x in b["buckets"]}["2026-03-02"] == 19 * 3600.0
@@ -159,14 +167,38 @@ def test_every_count_carries_its_wear_time(env):
     assert r["wearer_id"].startswith("S-A-")
 
 
-def test_format_count_with_wear():
-    from spasmwatch.api import format_count_with_wear, is_low_wear
+def test_weekly_text_agrees_with_its_low_wear_flag(env):
+    h = env.h("clinician")
+    rng = {"start": str(T0 - 8 * 3600 * S), "end": str(T0 + 2 * 86_400 * S), "tz": "UTC"}
+    wk = env.client.get("/api/summary/weekly", headers=h, params=rng).json()["buckets"][0]
+    assert wk["low_wear"]
+    assert wk["text"] == format_count_with_wear(3, 14 * 3600.0, days=wk["days"])
+    assert "low wear (under 10 h a day on average)" in wk["text"]
 
-    assert format_count_with_wear(3, 7200) == "3 · 2.0 h worn"
-    assert format_count_with_wear(3, 72_000) == "3 · 20.0 h worn"
-    assert format_count_with_wear(0, None) == "0 · not worn"
-    assert is_low_wear(7200) and not is_low_wear(72_000) and is_low_wear(None)
+
+def test_api_wear_helpers_delegate_to_health():
+    from spasmwatch.api import MIN_VALID_WEAR_S
+    from spasmwatch.api import format_count_with_wear as api_format
+    from spasmwatch.api import is_low_wear as api_low
+    from spasmwatch.api._wear import wear_fields
+    from spasmwatch.health import VALID_DAY_S
+
+    assert MIN_VALID_WEAR_S == VALID_DAY_S == 36_000
+    assert api_low is is_low_wear
+    for n, usable, days in ((3, 7200, 1), (3, 72_000, 1), (0, None, 1), (12, 50 * 3600, 7)):
+        assert api_format(n, usable, days) == format_count_with_wear(n, usable, days=days)
+    assert "low wear" in api_format(3, 7200) and "low wear" not in api_format(3, 72_000)
     assert is_low_wear(5 * 36_000, days=7) and not is_low_wear(7 * 36_000, days=7)
+    f = wear_fields(1, 3 * 3600.0, 2 * 3600.0)
+    assert f == {
+        "n": 1,
+        "worn_s": 3 * 3600.0,
+        "usable_s": 2 * 3600.0,
+        "low_wear": True,
+        "rate_per_24h_worn": None,
+        "text": "1 spasm in 2.0 h worn — low wear (under 10 h a day), interpret with care",
+    }
+    assert wear_fields(2, None, None)["low_wear"] is True
 
 
 def test_columns_layout_holds_the_same_episodes(env):

@@ -82,6 +82,34 @@ def test_label_on_viewer_then_find_it_on_timeline(server, page, screenshots):
     assert tue_text == "1 · 2.0 h worn" and tue.get_attribute("data-low-wear") == "1"
     assert "lowwear" in tue.get_attribute("class")
     assert count_text("2026-02-28")[1] == "0 · not worn"
+    # hovering gives the one wording of spasmwatch.health, low wear included
+    assert tue.locator("title").text_content() == (
+        "1 spasm in 2.0 h worn — low wear (under 10 h a day), interpret with care; "
+        "on the body 3.0 h"
+    )
+    assert (
+        mon.locator("title")
+        .text_content()
+        .startswith("2 spasms in 12.0 h worn (4.0 per 24 h worn)")
+    )
+    # the weekly table words its counts exactly as the Python formatter does
+    from spasmwatch.health import format_count_with_wear
+
+    w10 = page.locator("#weekly tr[data-week='2026-W10']")
+    n, usable, days = (w10.get_attribute(f"data-{k}") for k in ("n", "usable-s", "days"))
+    assert (float(usable), int(days)) == (14 * 3600.0, 2)
+    cell = w10.locator("td").nth(1).inner_text()
+    assert cell == format_count_with_wear(int(n), float(usable), days=int(days))
+    assert "low wear (under 10 h a day on average)" in cell
+    assert "lowwear" in w10.get_attribute("class")
+    # "Download PDF report": fetched with the token from sessionStorage, saved as a file
+    with page.expect_download() as dl:
+        page.click("#pdf")
+    pdf = dl.value
+    assert pdf.suggested_filename == "spasmwatch-report-alice-2026-02-25-to-2026-03-03.pdf"
+    with open(pdf.path(), "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
+    page.wait_for_selector("#status:has-text('PDF report downloaded')")
     # bob's episode never reaches alice's clinician
     assert page.locator(f"#grid rect[data-id='{server.seeded.b_episode_id}']").count() == 0
     page.screenshot(path=str(screenshots / "timeline.png"), full_page=True)

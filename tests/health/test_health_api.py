@@ -6,13 +6,14 @@ import spasmwatch.health as health
 def test_all_is_pinned_and_importable():
     assert sorted(health.__all__) == sorted(
         [
-            "ALL_DEVICES", "BATTERY_SOURCES", "DISCONNECT_REASONS", "LOW_WEAR_S",
-            "QUALITY_STATUSES", "WEAR_STATES", "BatteryMonitor", "BatteryReading",
+            "ALL_DEVICES", "BATTERY_SOURCES", "DISCONNECT_REASONS",
+            "QUALITY_STATUSES", "VALID_DAY_S", "VALID_NIGHT_S", "WEAR_STATES", "BatteryMonitor",
+            "BatteryReading",
             "BatteryWarning", "ChannelQuality", "CountWithWear", "DeviceInfo",
             "EmgQualityMonitor", "LossContext", "LossRules", "MyoFirmware", "NotWornDetector",
             "QualityReport", "QualityThresholds", "WearDay", "WearStateChange",
             "WearTimeAccumulator", "assess_emg_quality", "attribute_gap", "attribute_loss_cause",
-            "count_with_wear", "format_count_with_wear", "parse_battery_level",
+            "count_with_wear", "format_count_with_wear", "is_low_wear", "parse_battery_level",
             "parse_dis_string", "parse_myo_firmware", "suspend_seconds",
         ]
     )  # fmt: skip

@@ -13,6 +13,8 @@ from spasmwatch.core import Gap, StreamSpec
 from spasmwatch.errors import ConfigError, SignalError
 from spasmwatch.health import (
     ALL_DEVICES,
+    VALID_DAY_S,
+    VALID_NIGHT_S,
     ChannelQuality,
     CountWithWear,
     QualityReport,
@@ -21,6 +23,7 @@ from spasmwatch.health import (
     WearTimeAccumulator,
     count_with_wear,
     format_count_with_wear,
+    is_low_wear,
 )
 
 S = 1_000_000_000
@@ -131,14 +134,49 @@ def test_format_count_with_wear_wording():
     assert format_count_with_wear(3, 20 * 3600) == "3 spasms in 20.0 h worn (3.6 per 24 h worn)"
     assert format_count_with_wear(1, 12 * 3600) == "1 spasm in 12.0 h worn (2.0 per 24 h worn)"
     low = format_count_with_wear(3, 2 * 3600)
-    assert low == "3 spasms in 2.0 h worn — low wear (under 4.0 h), interpret with care"
+    assert low == "3 spasms in 2.0 h worn — low wear (under 10 h a day), interpret with care"
     assert "per 24 h" not in low
     assert format_count_with_wear(0, 45 * 60).startswith("0 spasms in 45 min worn — low wear")
     assert "no wear time" in format_count_with_wear(2, 0)
+    assert "no wear time" in format_count_with_wear(2, None)
     assert format_count_with_wear(2, 10 * 3600, noun="episode").startswith("2 episodes in 10.0 h")
-    c = count_with_wear(3, 2 * 3600)
+    week = format_count_with_wear(12, 50 * 3600, days=7)
+    assert week == (
+        "12 spasms in 50.0 h worn over 7 days — low wear (under 10 h a day on average), "
+        "interpret with care"
+    )
+    assert format_count_with_wear(14, 84 * 3600, days=7).endswith("over 7 days (4.0 per 24 h worn)")
+    c = count_with_wear(3, 2 * 3600, worn_s=3 * 3600)
     assert c.low_wear and c.rate_per_24h_worn is None
+    assert c.to_dict() == {
+        "n": 3,
+        "worn_s": 3 * 3600.0,
+        "usable_s": 2 * 3600.0,
+        "days": 1.0,
+        "low_wear": True,
+        "rate_per_24h_worn": None,
+        "text": low,
+    }
     d = count_with_wear(6, 12 * 3600).to_dict()
     assert d["rate_per_24h_worn"] == pytest.approx(12.0) and d["low_wear"] is False
+    assert d["worn_s"] == d["usable_s"] == 12 * 3600.0
     with pytest.raises(ConfigError):
         CountWithWear(-1, 10.0)
+    with pytest.raises(ConfigError, match="usable_s"):
+        count_with_wear(1, float("nan"))
+    with pytest.raises(ConfigError, match="days"):
+        count_with_wear(1, 10.0, days=0)
+
+
+def test_one_low_wear_rule():
+    assert VALID_DAY_S == 10 * 3600 and VALID_NIGHT_S == 6 * 3600
+    assert is_low_wear(2 * 3600) and is_low_wear(None) and is_low_wear(VALID_DAY_S - 1)
+    assert not is_low_wear(VALID_DAY_S) and not is_low_wear(20 * 3600)
+    # the threshold scales with the period: a week needs 70 h, a 3-hour window 1.25 h
+    assert is_low_wear(69 * 3600, days=7) and not is_low_wear(70 * 3600, days=7)
+    assert is_low_wear(1.2 * 3600, days=3 / 24) and not is_low_wear(1.3 * 3600, days=3 / 24)
+    # the text, the flag and the rate agree at the threshold
+    for s in (VALID_DAY_S - 60, VALID_DAY_S, VALID_DAY_S + 60):
+        c = count_with_wear(5, s)
+        assert c.low_wear == is_low_wear(s) == ("low wear" in c.text)
+        assert (c.rate_per_24h_worn is None) == c.low_wear

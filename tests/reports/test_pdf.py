@@ -55,6 +55,29 @@ def test_pdf_has_the_headline_numbers_disclaimers_and_diary(store, tmp_path):
     assert "Jo Example" not in text  # the local display name is never printed
 
 
+def test_pdf_flags_a_two_hour_day_as_not_worn(store, tmp_path):
+    from spasmwatch.store import WearTime
+
+    store.set_wear_time(WearTime(W, END, "myo", 3 * 3600.0, 2 * 3600.0))
+    s = clinical_summary(store, W, D0, END, TZ, now_ns=at(3, 9))
+    render_pdf(s, tmp_path / "r.pdf")
+    assert "A worn day has at least 10 usable hours" in _text(tmp_path / "r.pdf")
+    # the day-by-day rows, read with the page layout kept: date, usable h, worn day, spasms
+    out = subprocess.run(
+        [shutil.which("pdftotext"), "-layout", str(tmp_path / "r.pdf"), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rows: dict[str, list[str]] = {}
+    for ln in out.splitlines():
+        m = re.match(r"\s*\w{3} (2024-06-0[345])\s+(\d+\.\d)\s+(yes|no)\s+(\d+)\s", ln)
+        if m:
+            rows[m[1]] = [m[2], m[3], m[4]]
+    assert rows["2024-06-05"] == ["2.0", "no", "1"], out
+    assert rows["2024-06-04"] == ["18.0", "yes", "3"]
+
+
 def test_pdf_of_an_empty_range_still_renders(store, tmp_path):
     s = clinical_summary(store, W, dt.date(2020, 1, 1), dt.date(2020, 1, 2), TZ)
     data = render_pdf(s, tmp_path / "e.pdf")

@@ -78,6 +78,24 @@ def test_worn_day_threshold_moves_the_rates(store):
     assert s.per_worn_day == 3.0 and s.psfs.rate_per_h == pytest.approx(3 / 20)
 
 
+def test_default_worn_day_is_the_one_low_wear_rule(store):
+    from spasmwatch.health import VALID_DAY_S, VALID_NIGHT_S, is_low_wear
+    from spasmwatch.store import WearTime
+
+    # day 1: exactly 10 h usable is a worn day; day 2: 2 h is low wear
+    store.set_wear_time(WearTime(W, D0 + dt.timedelta(days=1), "myo", 11 * 3600.0, VALID_DAY_S))
+    store.set_wear_time(WearTime(W, END, "myo", 3 * 3600.0, 2 * 3600.0))
+    s = clinical_summary(store, W, D0, END, TZ, now_ns=at(3, 9))
+    assert (s.min_worn_h, s.min_night_worn_h) == (VALID_DAY_S / 3600, VALID_NIGHT_S / 3600)
+    assert [d.usable_s / 3600 for d in s.days] == [20, 10, 2]
+    assert [d.worn for d in s.days] == [True, True, False]
+    assert all(d.worn == (not is_low_wear(d.usable_s)) for d in s.days)
+    assert s.to_dict()["days"][2]["worn"] is False
+    store.set_wear_time(WearTime(W, D0 + dt.timedelta(days=1), "myo", 11 * 3600.0, 35_940.0))
+    s = clinical_summary(store, W, D0, END, TZ, now_ns=at(3, 9))
+    assert [d.worn for d in s.days] == [True, False, False]  # a minute short of 10 h
+
+
 def test_wear_from_recordings_when_there_is_no_wear_time_log(tmp_path):
     from spasmwatch.store import EventStore
 

@@ -5,7 +5,9 @@
   const $ = (id) => document.getElementById(id);
   const SVGNS = "http://www.w3.org/2000/svg";
   const LEFT = 92, RIGHT = 118, TOP = 22, ROW = 22, HOURW = 36;
-  const MIN_WEAR_S = 36000;
+  // The one low-wear rule (spasmwatch.health.VALID_DAY_S): the server sends it with every
+  // summary as min_valid_wear_s; 10 h until the first summary arrives.
+  let minWearS = 36000;
   const SEV_H = { mild: 0.45, moderate: 0.7, severe: 1.0 };
   const SEV_A = { mild: 0.55, moderate: 0.8, severe: 1.0 };
   const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
@@ -56,6 +58,7 @@
         get("/api/summary/daily", { ...range, tz }),
       ]);
       const wear = new Map();
+      if (sm && sm.min_valid_wear_s) minWearS = Number(sm.min_valid_wear_s);
       for (const b of sm ? sm.buckets : []) wear.set(b.label, b);
       const labels = lb ? lb.labels : [];
       const fa = new Set(labels.filter((l) => l.is_false_alarm && l.episode_id).map((l) => l.episode_id));
@@ -92,8 +95,22 @@
     return { count: r.count, episodes: out };
   }
 
+  // Compact form for the grid's narrow column.
   function wearText(n, usable) {
     return usable > 0 ? n + " · " + (usable / 3600).toFixed(1) + " h worn" : n + " · not worn";
+  }
+  const isLowWear = (usable, days) => !(usable >= minWearS * days - 1e-6);
+  // The one wording of a count, as spasmwatch.health.format_count_with_wear writes it.
+  function countText(n, usable, days) {
+    const what = n + " " + (n === 1 ? "spasm" : "spasms");
+    if (!(usable > 0)) return what + " — no wear time recorded, not comparable with other days";
+    const worn = (usable < 3600 ? Math.round(usable / 60) + " min" : (usable / 3600).toFixed(1) + " h") + " worn";
+    const over = days === 1 ? "" : " over " + days + " days";
+    if (isLowWear(usable, days)) {
+      return what + " in " + worn + over + " — low wear (under " + minWearS / 3600 + " h a day" +
+        (over ? " on average" : "") + "), interpret with care";
+    }
+    return what + " in " + worn + over + " (" + (n * 86400 / usable).toFixed(1) + " per 24 h worn)";
   }
 
   function drawGrid(days, items, diary, losses, wear) {
@@ -111,7 +128,7 @@
       const wk = d.getDay() === 0 || d.getDay() === 6;
       const w = wear.get(SW.fmtDate(d));
       const usable = w ? Number(w.usable_s) : 0;
-      const low = usable < MIN_WEAR_S;
+      const low = w && typeof w.low_wear === "boolean" ? w.low_wear : isLowWear(usable, 1);
       svg.appendChild(el("rect", { class: "dayrow" + (wk ? " weekend" : "") + (low ? " lowwear" : ""), x: LEFT, y, width: 24 * HOURW, height: ROW }));
       for (let h = 1; h < 24; h++) svg.appendChild(el("line", { class: "hour", x1: LEFT + h * HOURW, x2: LEFT + h * HOURW, y1: y + 1, y2: y + ROW - 1 }));
       const label = d.toLocaleDateString(undefined, { weekday: "short" }) + " " + SW.fmtDate(d).slice(5);
@@ -148,8 +165,8 @@
       }
       const t = el("text", { class: "count" + (low ? " lowwear" : ""), x: LEFT + 24 * HOURW + 8, y: y + 15,
         "data-day": SW.fmtDate(d), "data-n": count, "data-usable-s": usable, "data-low-wear": low ? "1" : "0" }, wearText(count, usable));
-      t.appendChild(el("title", {}, count + " episodes; worn with usable signal " + (usable / 3600).toFixed(1) + " h" +
-        (w ? " (on the body " + (Number(w.worn_s) / 3600).toFixed(1) + " h)" : "") + (low ? ": under 10 h, read this count with care" : "")));
+      t.appendChild(el("title", {}, countText(count, usable, 1) +
+        (w && Number(w.worn_s) > 0 ? "; on the body " + (Number(w.worn_s) / 3600).toFixed(1) + " h" : "")));
       svg.appendChild(t);
     });
   }
@@ -171,16 +188,17 @@
       w.byType[e.type] = (w.byType[e.type] || 0) + 1;
     }
     const thead = $("weekly").tHead, tbody = $("weekly").tBodies[0];
-    thead.innerHTML = "<tr><th>Week</th><th class=num>Episodes</th>" + SW.TYPES.map((t) => "<th class=num>" + t + "</th>").join("") + "<th class=num>Severe</th><th class=num>Total time</th><th class=num>Worn (usable)</th></tr>";
+    thead.innerHTML = "<tr><th>Week</th><th>Spasms, with their wear time</th>" + SW.TYPES.map((t) => "<th class=num>" + t + "</th>").join("") + "<th class=num>Severe</th><th class=num>Total time</th><th class=num>Worn (usable)</th></tr>";
     tbody.textContent = "";
     for (const [wk, w] of weeks) {
       const tr = document.createElement("tr");
-      const low = w.usable < MIN_WEAR_S * w.days;
+      const low = isLowWear(w.usable, w.days);
       if (low) tr.className = "lowwear";
       tr.dataset.week = wk;
-      const cells = [wk, wearText(w.n, w.usable), ...SW.TYPES.map((t) => w.byType[t] || 0), w.severe, SW.fmtDur(w.dur),
+      tr.dataset.n = w.n; tr.dataset.usableS = w.usable; tr.dataset.days = w.days;
+      const cells = [wk, countText(w.n, w.usable, w.days), ...SW.TYPES.map((t) => w.byType[t] || 0), w.severe, SW.fmtDur(w.dur),
         (w.usable / 3600).toFixed(1) + " h in " + w.days + " d" + (low ? " (low)" : "")];
-      cells.forEach((c, i) => { const td = document.createElement("td"); td.textContent = String(c); if (i) td.className = "num"; tr.appendChild(td); });
+      cells.forEach((c, i) => { const td = document.createElement("td"); td.textContent = String(c); if (i > 1) td.className = "num"; tr.appendChild(td); });
       tbody.appendChild(tr);
     }
   }
@@ -225,6 +243,25 @@
     $("wearer-label").hidden = (me.wearers || []).length < 2;
   }
   $("print").addEventListener("click", () => window.print());
+  // The PDF report of the shown wearer and days. The token lives in sessionStorage, not in a
+  // cookie, so a plain link would not be authorised: fetch with the token, save the blob.
+  const pdfRange = () => {
+    const endDay = $("end-day").value ? new Date($("end-day").value + "T00:00") : dayStart(new Date());
+    const first = new Date(endDay.getFullYear(), endDay.getMonth(), endDay.getDate() - Number($("days").value) + 1);
+    return { wearer_id: $("wearer").value || undefined, start: SW.fmtDate(first), end: SW.fmtDate(endDay), tz };
+  };
+  $("pdf").addEventListener("click", async () => {
+    const q = pdfRange();
+    const btn = $("pdf");
+    btn.disabled = true;
+    SW.status("Preparing the PDF report…");
+    try {
+      await SW.download("/api/reports/pdf" + SW.qs(q), "spasmwatch-report-" + (q.wearer_id || "me") + "-" + q.start + "-to-" + q.end + ".pdf");
+      SW.status("PDF report downloaded.");
+    } catch (e) {
+      SW.status(e.status === 403 ? "The PDF report is for clinicians and the wearer (it carries the diary)." : e.message, true);
+    } finally { btn.disabled = false; }
+  });
   const exportRange = () => {
     const endDay = $("end-day").value ? new Date($("end-day").value + "T00:00") : dayStart(new Date());
     const n = Number($("days").value);
@@ -241,6 +278,7 @@
   if (q.get("placement")) $("placement").dataset.want = q.get("placement");
   SW.ready.then(async (me) => {
     if (!me) return;
+    if (me.role === "researcher") $("pdf").hidden = true;  // the report carries the diary text
     wearers(me);
     if (q.get("wearer")) $("wearer").value = q.get("wearer");
     await loadPlacements();
