@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -49,6 +50,25 @@ class FaultConfig:
     jitter_s : tuple of float
         ``(min, max)`` delivery latency (s), drawn uniformly per notification; delivery
         stays in order (a notification never overtakes an earlier one).
+    rssi_dbm : float or tuple of (float, float)
+        Received signal strength the host sees (dBm), in advertisements: a constant, or a
+        profile ``((t_s, dbm), ...)`` over simulated seconds since the device was added to
+        its world, linear between points and held after the last (walking out of range:
+        ``((0, -60), (20, -60), (30, -98))``).
+    range_limit_dbm : float
+        While the RSSI is below this (dBm) the link cannot be held: a connection drops (as
+        on a supervision timeout) and the device cannot be found or connected.
+    battery_drain_per_h : float
+        Battery percentage points used per simulated hour (from ``battery_level`` at the
+        time the device was added to its world).
+    battery_dies_at : float or None
+        When the battery falls to this level (%), the device switches off for good: the link
+        drops and it never advertises again. ``None``: it keeps running at 0 %.
+    suspend_at_s, suspend_for_s : float or None, float
+        Host suspend: ``suspend_at_s`` simulated seconds after the device's first connection,
+        the host sleeps for ``suspend_for_s`` s — every link of the world drops and the
+        :class:`~spasmwatch.acquisition.SimClock` wall time jumps ahead while its monotonic
+        time does not (as Linux's ``CLOCK_MONOTONIC`` stops in suspend).
     """
 
     disconnect_every_s: float | None = None
@@ -59,6 +79,12 @@ class FaultConfig:
     burst_delay_s: float = 0.2
     clock_drift_ppm: float = 0.0
     jitter_s: tuple[float, float] = (0.0, 0.0)
+    rssi_dbm: float | tuple[tuple[float, float], ...] = -60.0
+    range_limit_dbm: float = -100.0
+    battery_drain_per_h: float = 0.0
+    battery_dies_at: float | None = None
+    suspend_at_s: float | None = None
+    suspend_for_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.disconnect_every_s is not None:
@@ -88,6 +114,71 @@ class FaultConfig:
         if hi < lo:
             raise ConfigError(f"FaultConfig.jitter_s must have min <= max (got {j!r})")
         object.__setattr__(self, "jitter_s", (lo, hi))
+        r = self.rssi_dbm
+        if isinstance(r, list):
+            r = tuple(r)
+        if isinstance(r, tuple):
+            pts = []
+            for i, pt in enumerate(r):
+                if not isinstance(pt, tuple | list) or len(pt) != 2:
+                    raise ConfigError(
+                        f"FaultConfig.rssi_dbm[{i}] must be a (t_s, dbm) pair (got {pt!r})"
+                    )
+                pts.append(
+                    (_check(f"rssi_dbm[{i}][0]", pt[0]),
+                     _check(f"rssi_dbm[{i}][1]", pt[1], lo=-150.0, hi=30.0))
+                )  # fmt: skip
+            if not pts or any(b[0] < a[0] for a, b in itertools.pairwise(pts)):
+                raise ConfigError(
+                    f"FaultConfig.rssi_dbm profile must be non-empty with increasing times "
+                    f"(got {r!r})"
+                )
+            object.__setattr__(self, "rssi_dbm", tuple(pts))
+        else:
+            object.__setattr__(self, "rssi_dbm", _check("rssi_dbm", r, lo=-150.0, hi=30.0))
+        object.__setattr__(
+            self,
+            "range_limit_dbm",
+            _check("range_limit_dbm", self.range_limit_dbm, lo=-150.0, hi=30.0),
+        )
+        object.__setattr__(
+            self, "battery_drain_per_h", _check("battery_drain_per_h", self.battery_drain_per_h)
+        )
+        if self.battery_dies_at is not None:
+            object.__setattr__(
+                self, "battery_dies_at", _check("battery_dies_at", self.battery_dies_at, hi=100.0)
+            )
+        if self.suspend_at_s is not None:
+            object.__setattr__(self, "suspend_at_s", _check("suspend_at_s", self.suspend_at_s))
+        object.__setattr__(self, "suspend_for_s", _check("suspend_for_s", self.suspend_for_s))
+
+    def rssi_at(self, t_s: float) -> float:
+        """RSSI (dBm) ``t_s`` simulated seconds after the device was added to its world."""
+        r = self.rssi_dbm
+        if not isinstance(r, tuple):
+            return float(r)
+        if t_s <= r[0][0]:
+            return r[0][1]
+        for (t0, v0), (t1, v1) in itertools.pairwise(r):
+            if t_s <= t1:
+                return v0 if t1 == t0 else v0 + (v1 - v0) * (t_s - t0) / (t1 - t0)
+        return r[-1][1]
+
+    @property
+    def watched(self) -> bool:
+        """True when a fault needs the device to watch its link over time (range, battery,
+        host suspend)."""
+        r = self.rssi_dbm
+        weak = (
+            any(v < self.range_limit_dbm for _, v in r)
+            if isinstance(r, tuple)
+            else r < self.range_limit_dbm
+        )
+        return (
+            weak
+            or (self.battery_drain_per_h > 0 and self.battery_dies_at is not None)
+            or (self.suspend_at_s is not None and self.suspend_for_s > 0)
+        )
 
     @classmethod
     def realistic(cls) -> FaultConfig:

@@ -32,6 +32,17 @@ Each loss becomes a :class:`~spasmwatch.core.Gap` on the next block of that stre
 (cause ``"packet_loss"``, ``"decode_error"`` or ``"disconnect"``) and ``first_index``
 jumps by the same number. Blocks the consumer could not take in time (bounded queue)
 are counted and become ``"overflow"`` gaps on the stream's next block.
+
+Device health: the session reads the battery level at connect and every
+``battery_interval_s`` (``"battery"``, ``"battery_low"``, ``"battery_critical"`` events),
+the Device Information strings or the Myo firmware version (``"device_info"``), and follows
+the RSSI from advertisements (at discovery, and in short scans every ``rssi_interval_s``
+while connected, where the device keeps advertising). Every generic gap is then given its
+stated cause with :func:`~spasmwatch.health.attribute_gap` from what was known when the
+data stopped: battery, RSSI, host wall-vs-monotonic clock (suspend), and — with a
+:class:`~spasmwatch.health.DeviceHealthTracker` attached (``health=``) — wear state and
+electrode contact (``battery``, ``out_of_range``, ``host_asleep``, ``not_worn``,
+``bad_contact``, else ``packet_loss``/``disconnect``).
 """
 
 from __future__ import annotations
@@ -57,6 +68,9 @@ from spasmwatch.acquisition._frames import DecodedFrame
 from spasmwatch.acquisition._profiles import Command, DeviceProfile, get_profile
 from spasmwatch.core import Gap, SampleBlock, StreamSpec
 from spasmwatch.errors import AcquisitionError, ConfigError, DecodeError
+from spasmwatch.health._battery import BatteryMonitor, DeviceInfo, parse_battery_level
+from spasmwatch.health._loss import LossContext, LossRules, attribute_gap
+from spasmwatch.health._tracker import DeviceHealthTracker
 
 __all__ = [
     "Backoff",
@@ -70,6 +84,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _U32 = 1 << 32
+_DIS_UUIDS = tuple(f"0000{u}-0000-1000-8000-00805f9b34fb" for u in ("2a24", "2a25", "2a26", "2a27"))
+_MYO_FW = "d5060201-a904-deb9-4748-2c7f4a124842"
 
 
 class Clock(Protocol):
@@ -80,6 +96,10 @@ class Clock(Protocol):
     def now_ns(self) -> int: ...
 
     async def sleep(self, seconds: float) -> None: ...
+
+
+# A clock may also have ``monotonic_ns()`` (host monotonic time, ns; stops in suspend):
+# SystemClock and SimClock do. Without it the session has no evidence of a host suspend.
 
 
 class _FuncClock:
@@ -185,13 +205,16 @@ class DeviceEvent:
         Device instance name.
     kind : str
         ``"scanning"``, ``"connected"``, ``"disconnected"``, ``"reconnecting"``,
-        ``"battery"``, ``"decode_error"``, ``"command_failed"``, ``"error"``,
-        ``"stopped"``.
+        ``"battery"``, ``"battery_low"``, ``"battery_critical"``, ``"device_info"``,
+        ``"quality"``, ``"wear"`` (the last two from an attached health tracker),
+        ``"decode_error"``, ``"command_failed"``, ``"error"``, ``"stopped"``.
     t_ns : int
         Host time (UTC ns, session clock).
     detail : Mapping
         Kind-specific facts (e.g. ``{"level": 87}``, ``{"in_s": 0.5, "attempt": 1}``,
-        ``{"count": 3, "message": "..."}``).
+        ``{"count": 3, "message": "..."}``; ``disconnected``: ``{"expected": False,
+        "cause": "out_of_range", "context": {...}}``; ``device_info``:
+        ``DeviceInfo.to_dict()``; battery warnings: ``BatteryWarning.to_dict()``).
     """
 
     device: str
@@ -210,6 +233,7 @@ class DeviceStats:
     connects: int = 0
     reconnects: int = 0
     dropped_blocks: int = 0
+    battery_errors: int = 0
     samples: dict[str, int] = field(default_factory=dict)
     gaps: dict[str, int] = field(default_factory=dict)
     missing: dict[str, int] = field(default_factory=dict)
@@ -229,6 +253,7 @@ class _StreamState:
         self.last_dev_eff: int | None = None  # same, as fed to the clock fit
         self.counter_end: int | None = None  # device counter after the last frame
         self.last_arrival: int | None = None
+        self.last_mono: int | None = None  # host monotonic ns at last_arrival
         self.last_t: int | None = None  # last host timestamp emitted
         self.expected_char: int | None = None  # round-robin position (counterless)
         self.cause: str | None = None  # cause for the next gap
@@ -266,6 +291,13 @@ class _DeviceRunner:
         self.waiters: dict[str, asyncio.Future[None]] = {}
         self.ever_connected = False
         self.streaming = False
+        # health
+        self.tracker: DeviceHealthTracker | None = session.health.get(self.instance)
+        self.battery_level: int | None = None
+        self.rssi: float | None = None
+        self.rssi_t: int | None = None
+        self.info: DeviceInfo | None = None
+        self.loss_ctx: dict[str, Any] | None = None  # what was known when the link dropped
 
     # -------------------------------------------------------------- connection loop
 
@@ -279,6 +311,8 @@ class _DeviceRunner:
                 await self._connect_and_stream()
                 attempt = 0
             except (TimeoutError, BleakError, AcquisitionError, OSError) as e:
+                if self.streaming:
+                    self.loss_ctx = self._context_now()
                 s._event(self.instance, "error", {"message": str(e), "type": type(e).__name__})
             finally:
                 self.streaming = False
@@ -297,20 +331,24 @@ class _DeviceRunner:
         if s.scanner_backend is not None:
             kw["backend"] = s.scanner_backend
         s._event(self.instance, "scanning", {"address": t.address, "name": t.name})
-        if t.address is not None:
-            dev = await BleakScanner.find_device_by_address(t.address, timeout=timeout, **kw)
-        elif t.name is not None:
-            dev = await BleakScanner.find_device_by_name(t.name, timeout=timeout, **kw)
-        else:
-            m = self.profile.match
-            claimed = s._claimed
+        m = self.profile.match
+        claimed = s._claimed
+        address = t.address.lower() if t.address is not None else None
 
-            def ok(d: BLEDevice, ad: Any) -> bool:
-                return d.address not in claimed and m.matches(
+        def ok(d: BLEDevice, ad: Any) -> bool:
+            if address is not None:
+                hit = d.address.lower() == address
+            elif t.name is not None:
+                hit = ad.local_name == t.name
+            else:
+                hit = d.address not in claimed and m.matches(
                     ad.local_name, ad.service_uuids, ad.manufacturer_data.keys()
                 )
+            if hit and isinstance(getattr(ad, "rssi", None), int | float):
+                self._set_rssi(float(ad.rssi))
+            return hit
 
-            dev = await BleakScanner.find_device_by_filter(ok, timeout=timeout, **kw)
+        dev = await BleakScanner.find_device_by_filter(ok, timeout=timeout, **kw)
         if dev is None:
             what = t.address or t.name or f"a {self.profile.name} advertisement"
             raise AcquisitionError(
@@ -346,14 +384,37 @@ class _DeviceRunner:
         for d in self.decoders.values():
             d.reset()
         await self._read_battery(client)
+        await self._read_info(client)
         for uuid in self.notify_uuids:
             await client.start_notify(uuid, self._make_callback(uuid))
         self.streaming = True
         for cmd in self.profile.start_commands:
             await self._write(client, cmd)
-        await self._keep_awake(client, lost)
+        poll: asyncio.Task[None] | None = None
+        if s.battery_interval_s is not None and self.profile.battery_characteristic is not None:
+            poll = asyncio.get_running_loop().create_task(self._battery_loop(client, lost))
+        try:
+            await self._keep_awake(client, lost)
+        finally:
+            if poll is not None:
+                poll.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poll
         if not s._stopping:
-            s._event(self.instance, "disconnected", {"expected": False})
+            self.loss_ctx = ctx = self._context_now()
+            now = s.clock.now_ns()
+            last = max(
+                (st for st in self.streams.values() if st.last_arrival is not None),
+                key=lambda st: st.last_arrival or 0,
+                default=None,
+            )
+            start = last.last_t if last is not None and last.last_t is not None else now
+            gap = self._attribute(Gap(min(start, now), now, 0, "disconnect"), last, now)
+            s._event(
+                self.instance,
+                "disconnected",
+                {"expected": False, "cause": gap.cause, "context": ctx},
+            )
 
     async def _keep_awake(self, client: BleakClient, lost: asyncio.Event) -> None:
         cmds = self.profile.keep_awake_commands
@@ -382,8 +443,131 @@ class _DeviceRunner:
             raw = await client.read_gatt_char(ch)
         except BleakError:
             return
-        if raw:
-            self.s._event(self.instance, "battery", {"level": int(raw[0])})
+        try:
+            level = parse_battery_level(raw)
+        except DecodeError as e:
+            self.stats.battery_errors += 1
+            log.debug("spasmwatch: %s: bad battery value ignored: %s", self.instance, e)
+            return
+        self.battery_level = level
+        s = self.s
+        now = s.clock.now_ns()
+        s._event(self.instance, "battery", {"level": level})
+        for w in s._battery.update(self.instance, level, now):
+            s._event(self.instance, f"battery_{w.severity}", w.to_dict())
+        if self.tracker is not None:
+            self.tracker.battery_reading(level, now)
+
+    async def _battery_loop(self, client: BleakClient, lost: asyncio.Event) -> None:
+        s = self.s
+        assert s.battery_interval_s is not None
+        while not lost.is_set() and not s._stopping:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(lost.wait(), timeout=s.battery_interval_s / s.clock.speed)
+            if lost.is_set() or s._stopping:
+                return
+            await self._read_battery(client)
+
+    async def _read_info(self, client: BleakClient) -> None:
+        """Device Information strings (0x2A24-0x2A27) and the Myo firmware version, where
+        the device has them -> a ``device_info`` event."""
+        vals: dict[int | str, bytes] = {}
+        myo: bytes | None = None
+        for u in (*_DIS_UUIDS, _MYO_FW):
+            try:
+                ch = client.services.get_characteristic(u)
+                if ch is None or "read" not in ch.properties:
+                    continue
+                raw = bytes(await client.read_gatt_char(ch))
+            except BleakError:
+                continue
+            if u == _MYO_FW:
+                myo = raw
+            else:
+                vals[u] = raw
+        if not vals and myo is None:
+            return
+        try:
+            info = DeviceInfo.from_dis(vals)
+            if myo is not None:
+                fw = DeviceInfo.from_myo(myo)
+                info = DeviceInfo(
+                    model=info.model or fw.model,
+                    firmware=fw.firmware,
+                    hardware=fw.hardware,
+                    serial=info.serial,
+                )
+        except (DecodeError, ConfigError) as e:
+            self.stats.decode_errors += 1
+            log.debug("spasmwatch: %s: device information unreadable: %s", self.instance, e)
+            return
+        self.info = info
+        if self.tracker is not None:
+            self.tracker.set_device_info(info)
+        self.s._event(self.instance, "device_info", info.to_dict())
+
+    # -------------------------------------------------------------- loss context
+
+    def _set_rssi(self, dbm: float) -> None:
+        self.rssi = dbm
+        self.rssi_t = self.s.clock.now_ns()
+
+    def _context_now(self) -> dict[str, Any]:
+        """What is known about the device now, for attributing a loss that begins now."""
+        s = self.s
+        rssi = self.rssi
+        if rssi is not None and self.rssi_t is not None:
+            age_s = (s.clock.now_ns() - self.rssi_t) / 1e9
+            if age_s > s.rssi_max_age_s:
+                rssi = None  # too old to say anything about this loss
+        tr = self.tracker
+        return {
+            "battery_pct": self.battery_level,
+            "rssi_dbm": None if rssi is None else min(30.0, max(-150.0, float(rssi))),
+            "worn": tr.worn if tr is not None else None,
+            "contact_lost": tr.contact_lost if tr is not None else None,
+        }
+
+    def _attribute(self, gap: Gap, st: _StreamState | None, arrival: int) -> Gap:
+        """``gap`` with its stated cause (see :func:`~spasmwatch.health.attribute_gap`)."""
+        if gap.cause not in ("packet_loss", "disconnect", "unknown"):
+            return gap
+        s = self.s
+        base = self.loss_ctx if (gap.cause == "disconnect" and self.loss_ctx) else None
+        ctx = dict(base if base is not None else self._context_now())
+        mono = s._monotonic_ns()
+        if st is not None and st.last_arrival is not None:
+            ctx["wall_s"] = (arrival - st.last_arrival) / 1e9
+            if mono is not None and st.last_mono is not None:
+                ctx["monotonic_s"] = max(0.0, (mono - st.last_mono) / 1e9)
+        try:
+            return attribute_gap(gap, LossContext(**ctx), s.loss_rules)
+        except ConfigError:
+            log.exception("spasmwatch: %s: could not attribute a gap", self.instance)
+            return gap
+
+    def open_gaps(self, now: int) -> list[SampleBlock]:
+        """Empty blocks carrying the still-open gap of every stream that had samples (the
+        device is silent at the end of the session)."""
+        out = []
+        for st in self.streams.values():
+            if st.next_index is None or st.last_t is None:
+                continue
+            start = st.last_t + round(st.period)
+            if now <= start:
+                continue
+            n = max(0, round((now - start) / st.period))
+            gap = self._attribute(Gap(start, now, n, "disconnect"), st, now)
+            out.append(
+                SampleBlock(
+                    st.spec,
+                    np.empty(0, np.int64),
+                    np.empty((0, st.spec.n_channels), np.float32),
+                    first_index=st.next_index + n,
+                    gaps=(gap,),
+                )
+            )
+        return out
 
     async def _write(self, client: BleakClient, cmd: Command) -> None:
         """Write a command; for a control point that answers (it is subscribed), wait for
@@ -589,7 +773,8 @@ class _DeviceRunner:
         if missing > 0:
             start = int(st.fit.to_host(dev_last_eff + offs[0] - round(missing * period))[0])
             start = max(start, (st.last_t or start - 1) + 1)
-            gaps.append(Gap(min(start, int(t[0])), int(t[0]), int(missing), cause))
+            gap = Gap(min(start, int(t[0])), int(t[0]), int(missing), cause)
+            gaps.append(self._attribute(gap, st, arrival))
             self.stats.gaps[st.spec.kind] += 1
             self.stats.missing[st.spec.kind] += int(missing)
         seq = (int(fr.seq), int(fr.seq)) if fr.seq is not None else None
@@ -601,11 +786,16 @@ class _DeviceRunner:
         if fr.sample_counter is not None:
             st.counter_end = (int(fr.sample_counter) + n) % _U32
         st.last_arrival = arrival
+        st.last_mono = s._monotonic_ns()
         st.last_t = int(t[-1])
         st.cause = None
         st.reconnected = False
         if len(st.chars) > 1 and uuid in st.chars:
             st.expected_char = (st.chars.index(uuid) + 1) % len(st.chars)
+        if self.tracker is not None:
+            for ev in self.tracker.update(block):
+                if ev.kind in ("quality", "wear"):
+                    s._event(self.instance, ev.kind, ev.to_dict())
         try:
             s._queue.put_nowait(block)
             self.stats.samples[st.spec.kind] += n
@@ -661,6 +851,30 @@ class BleSession:
         Minimum BLE delivery latency to subtract from the clock fit (0 when unknown).
     clock_fit : Mapping, optional
         Other :class:`DeviceClockFit` parameters (``horizon_s``, ``bin_s``...).
+    battery_interval_s : float or None
+        Read the battery level this often while connected (session-clock s; also at every
+        connect). ``None``: only at connect.
+    battery_low_pct, battery_critical_pct : int
+        ``battery_low`` / ``battery_critical`` events when a reading falls to or below these
+        (once per crossing; see :class:`~spasmwatch.health.BatteryMonitor`).
+    rssi_interval_s : float or None
+        While connected, scan for ``rssi_scan_s`` every this many seconds to follow the RSSI
+        of devices that keep advertising (the RSSI at discovery is always kept). ``None``:
+        no scans.
+    rssi_scan_s : float
+        Length of each of those scans (s).
+    rssi_max_age_s : float, optional
+        An RSSI older than this (s) is not used to explain a loss (default: twice
+        ``rssi_interval_s`` plus the scan, at least 10 s).
+    health : Mapping, optional
+        ``{device instance: DeviceHealthTracker}``. The session feeds each tracker its
+        device's blocks and battery/device-info readings, forwards its ``quality`` and
+        ``wear`` events, and uses its wear state and EMG contact to explain losses.
+    loss_rules : LossRules, optional
+        Thresholds of the loss attribution.
+    report_open_gaps : bool
+        At :meth:`stop`, end each stream of a device that is not streaming (dead battery,
+        out of range...) with an empty block carrying the open gap and its cause.
     """
 
     def __init__(
@@ -679,6 +893,15 @@ class BleSession:
         silence_s: float = 0.5,
         latency_floor_s: float = 0.0,
         clock_fit: Mapping[str, float] | None = None,
+        battery_interval_s: float | None = 300.0,
+        battery_low_pct: int = 20,
+        battery_critical_pct: int = 10,
+        rssi_interval_s: float | None = 60.0,
+        rssi_scan_s: float = 2.0,
+        rssi_max_age_s: float | None = None,
+        health: Mapping[str, DeviceHealthTracker] | None = None,
+        loss_rules: LossRules | None = None,
+        report_open_gaps: bool = False,
     ) -> None:
         if not devices:
             raise ConfigError("BleSession needs at least one DeviceTarget")
@@ -701,6 +924,42 @@ class BleSession:
         self.silence_s = float(silence_s)
         self.clock_fit_params: dict[str, float] = dict(clock_fit or {})
         self.clock_fit_params.setdefault("latency_floor_s", float(latency_floor_s))
+        for name, v in (
+            ("battery_interval_s", battery_interval_s),
+            ("rssi_interval_s", rssi_interval_s),
+            ("rssi_max_age_s", rssi_max_age_s),
+            ("rssi_scan_s", rssi_scan_s),
+        ):
+            if v is not None and (
+                isinstance(v, bool)
+                or not isinstance(v, int | float)
+                or not math.isfinite(v)
+                or v <= 0
+            ):
+                raise ConfigError(f"BleSession {name} must be a number of seconds > 0 (got {v!r})")
+        self.battery_interval_s = None if battery_interval_s is None else float(battery_interval_s)
+        self._battery = BatteryMonitor(battery_low_pct, battery_critical_pct)
+        self.rssi_interval_s = None if rssi_interval_s is None else float(rssi_interval_s)
+        self.rssi_scan_s = float(rssi_scan_s)
+        if rssi_max_age_s is None:
+            rssi_max_age_s = max(10.0, 2 * (self.rssi_interval_s or 0.0) + self.rssi_scan_s)
+        self.rssi_max_age_s = float(rssi_max_age_s)
+        self.health: dict[str, DeviceHealthTracker] = dict(health or {})
+        unknown = set(self.health) - set(names)
+        if unknown:
+            raise ConfigError(
+                f"BleSession health trackers for unknown devices {sorted(unknown)}; "
+                f"devices: {names}"
+            )
+        for k, tr in self.health.items():
+            if not isinstance(tr, DeviceHealthTracker) or tr.device != k:
+                raise ConfigError(
+                    f"BleSession health[{k!r}] must be a DeviceHealthTracker of device {k!r} "
+                    f"(got {tr!r})"
+                )
+        self.loss_rules = loss_rules if loss_rules is not None else LossRules()
+        self.report_open_gaps = bool(report_open_gaps)
+        self._rssi_task: asyncio.Task[None] | None = None
         self._queue_size = int(queue_size)
         self._queue: asyncio.Queue[SampleBlock | None] = asyncio.Queue(self._queue_size)
         self._claimed: set[str] = set()
@@ -738,13 +997,30 @@ class BleSession:
         loop = asyncio.get_running_loop()
         for r in self._runners.values():
             r.task = loop.create_task(r.run(), name=f"spasmwatch-ble-{r.instance}")
+        if self.rssi_interval_s is not None:
+            self._rssi_task = loop.create_task(self._rssi_loop(), name="spasmwatch-ble-rssi")
 
     async def stop(self) -> None:
         """Send stop commands, unsubscribe, disconnect, end :meth:`blocks`."""
         if self._stopping:
             return
         self._stopping = True
+        silent = [r for r in self._runners.values() if not r.streaming]
+        t = self._rssi_task
+        if t is not None:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+            self._rssi_task = None
         await asyncio.gather(*(r.stop() for r in self._runners.values()))
+        if self.report_open_gaps:
+            now = self.clock.now_ns()
+            for r in silent:
+                for b in r.open_gaps(now):
+                    try:
+                        self._queue.put_nowait(b)
+                    except asyncio.QueueFull:
+                        r.stats.dropped_blocks += 1
         while True:
             try:
                 self._queue.put_nowait(None)
@@ -771,6 +1047,41 @@ class BleSession:
         await self.stop()
 
     # -------------------------------------------------------------- internals
+
+    def _monotonic_ns(self) -> int | None:
+        f = getattr(self.clock, "monotonic_ns", None)
+        return int(f()) if f is not None else None
+
+    async def _rssi_loop(self) -> None:
+        """Short scans while connected: the RSSI of devices that keep advertising."""
+        assert self.rssi_interval_s is not None
+        kw: dict[str, Any] = {}
+        if self.scanner_backend is not None:
+            kw["backend"] = self.scanner_backend
+
+        def seen(d: BLEDevice, ad: Any) -> None:
+            a = d.address.lower()
+            for r in self._runners.values():
+                bd = r.ble_device
+                addr = bd.address if isinstance(bd, BLEDevice) else bd
+                if r.streaming and addr is not None and addr.lower() == a:
+                    rssi = getattr(ad, "rssi", None)
+                    if isinstance(rssi, int | float):
+                        r._set_rssi(float(rssi))
+
+        while not self._stopping:
+            await self.clock.sleep(self.rssi_interval_s)
+            if self._stopping or not any(r.streaming for r in self._runners.values()):
+                continue
+            scanner = BleakScanner(seen, **kw)
+            try:
+                await scanner.start()
+                try:
+                    await self.clock.sleep(self.rssi_scan_s)
+                finally:
+                    await scanner.stop()
+            except (BleakError, OSError) as e:
+                log.debug("spasmwatch: RSSI scan failed: %r", e)
 
     def _event(self, device: str, kind: str, detail: Mapping[str, Any]) -> None:
         if self.on_event is None:

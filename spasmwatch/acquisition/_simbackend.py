@@ -80,6 +80,13 @@ _GSP_CMD = "34800001-7185-4d5d-b431-630e7050e8f0"
 _GSP_DATA = "34800002-7185-4d5d-b431-630e7050e8f0"
 _NUS_RX = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
 _MYO_FW = "d5060201-a904-deb9-4748-2c7f4a124842"
+#: Device Information Service strings the simulator answers.
+_DIS = {
+    normalize_uuid_str("2a24"): "model",
+    normalize_uuid_str("2a25"): "serial",
+    normalize_uuid_str("2a26"): "firmware",
+    normalize_uuid_str("2a27"): "hardware",
+}
 
 
 # ------------------------------------------------------------------------------- clocks
@@ -93,6 +100,10 @@ class SystemClock:
     def now_ns(self) -> int:
         """Current UTC time in ns."""
         return time.time_ns()
+
+    def monotonic_ns(self) -> int:
+        """Host monotonic clock (ns); on Linux it stops while the machine is suspended."""
+        return time.monotonic_ns()
 
     async def sleep(self, seconds: float) -> None:
         """Sleep ``seconds`` of wall time."""
@@ -117,10 +128,23 @@ class SimClock:
         self._wall0 = time.monotonic()
         self._t0 = time.time_ns() if start_ns is None else int(start_ns)
         self._pinned: int | None = None
+        self._jump_ns = 0
 
     def running_ns(self) -> int:
         """Simulated time from the wall clock (ignores any pinned delivery time)."""
-        return self._t0 + int((time.monotonic() - self._wall0) * self.speed * 1e9)
+        return self._t0 + self._jump_ns + int((time.monotonic() - self._wall0) * self.speed * 1e9)
+
+    def monotonic_ns(self) -> int:
+        """Simulated host monotonic clock (ns): like :meth:`now_ns` but it does not advance
+        over a simulated host suspend (:meth:`jump`), as ``time.monotonic`` on Linux."""
+        return self.now_ns() - self._jump_ns
+
+    def jump(self, seconds: float) -> None:
+        """Advance the wall time by ``seconds`` at once, without monotonic time passing
+        (a host suspend of that length)."""
+        if not (isinstance(seconds, int | float) and math.isfinite(seconds) and seconds >= 0):
+            raise ConfigError(f"SimClock.jump needs seconds >= 0 (got {seconds!r})")
+        self._jump_ns += int(seconds * 1e9)
 
     def now_ns(self) -> int:
         """Simulated UTC ns; during a notification delivery, its exact arrival time."""
@@ -238,6 +262,7 @@ class _Stream:
         self.spf = getattr(self.encoder, "samples_per_frame", self.spf) or self.spf
         self.next_frame = 0
         self.seq = 0
+        self.notes_per_frame: int | None = None  # learnt from the first encoded frame
         self.paused = False
         self.truth = {k: StreamTruth(k, sp.rate_hz, self.true_rate, epoch_ns) for k in kinds}
 
@@ -264,7 +289,15 @@ class SimulatedDevice:
     seed : int
         Seed of every random choice (faults and default source).
     battery_level : int
-        Battery percentage returned by a read of the battery characteristic.
+        Battery percentage at the time the device is added to its world; it falls by
+        ``faults.battery_drain_per_h``.
+    device_info : Mapping, optional
+        Device Information strings (``model``, ``firmware``, ``hardware``, ``serial``)
+        returned by reads of 0x2A24/0x2A26/0x2A27/0x2A25 where the profile declares them
+        (default: the profile name, ``"sim-1.0.0"``, ``"sim"``, the address digits).
+    advertise_while_connected : bool
+        Keep advertising while a client is connected (Polar sensors accept a second
+        connection and keep advertising [U]); the host can then follow the RSSI.
     encoder_options : Mapping, optional
         ``{kind: {option: value}}`` passed to the stream's encoder (e.g. ``{"acc":
         {"frame_type": 0x80}}`` for a Verity Sense sending delta frames with FACTOR).
@@ -290,6 +323,8 @@ class SimulatedDevice:
         seed: int = 0,
         battery_level: int = 87,
         encoder_options: Mapping[str, Mapping[str, Any]] | None = None,
+        device_info: Mapping[str, str] | None = None,
+        advertise_while_connected: bool = False,
     ) -> None:
         self.profile = profile
         serial = next(self._serials)
@@ -308,6 +343,19 @@ class SimulatedDevice:
         self.faults = faults if faults is not None else FaultConfig()
         self.seed = seed
         self.battery_level = int(battery_level)
+        self.device_info = {
+            "model": profile.name,
+            "firmware": "sim-1.0.0",
+            "hardware": "sim",
+            "serial": self.address.replace(":", ""),
+            **dict(device_info or {}),
+        }
+        self.advertise_while_connected = bool(advertise_while_connected)
+        self.dead = False  # battery ran out (faults.battery_dies_at): off for good
+        self.suspends = 0
+        self._added_ns: int | None = None
+        self._first_connect_ns: int | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self.encoder_options = {k: dict(v) for k, v in (encoder_options or {}).items()}
         self.rng = np.random.default_rng([seed, 0x51D])
         self.world: SimWorld | None = None
@@ -362,9 +410,28 @@ class SimulatedDevice:
         return self._link is not None
 
     def available(self, now_ns: int | None = None) -> bool:
-        """Reachable (advertising, accepting connections): not in a forced outage."""
+        """Reachable (advertising, accepting connections): not in a forced outage, not
+        dead, and in range (RSSI at or above ``faults.range_limit_dbm``)."""
         now = self.clock.running_ns() if now_ns is None else now_ns
+        if self.dead or self.rssi(now) < self.faults.range_limit_dbm:
+            return False
         return now >= self._available_at
+
+    def _since_added_s(self, now_ns: int) -> float:
+        if self._added_ns is None:
+            self._added_ns = now_ns
+        return (now_ns - self._added_ns) / 1e9
+
+    def rssi(self, now_ns: int | None = None) -> float:
+        """RSSI (dBm) the host sees now (``faults.rssi_dbm``)."""
+        now = self.clock.running_ns() if now_ns is None else now_ns
+        return self.faults.rssi_at(self._since_added_s(now))
+
+    def battery(self, now_ns: int | None = None) -> float:
+        """Battery level (%) now: ``battery_level`` minus the drain since added."""
+        now = self.clock.running_ns() if now_ns is None else now_ns
+        used = self.faults.battery_drain_per_h * self._since_added_s(now) / 3600.0
+        return float(min(255.0, max(0.0, self.battery_level - used)))
 
     def device_time_ns(self, t_ns: int | float) -> int:
         """The device's own clock at simulated UTC ``t_ns`` (drifts by ``clock_drift_ppm``).
@@ -389,7 +456,7 @@ class SimulatedDevice:
             service_data={},
             service_uuids=uuids,
             tx_power=None,
-            rssi=-60,
+            rssi=round(self.rssi()),
             platform_data=(),
         )
 
@@ -435,10 +502,50 @@ class SimulatedDevice:
         self._link = client
         self._subs = {}
         self.connections += 1
+        if self._first_connect_ns is None:
+            self._first_connect_ns = now
         every = self.faults.disconnect_every_s
         if every is not None:
             drop_at = now + int(every * 1e9)
             self._fault_task = asyncio.get_running_loop().create_task(self._drop_at(drop_at))
+        if self.faults.watched and (self._watch_task is None or self._watch_task.done()):
+            self._watch_task = asyncio.get_running_loop().create_task(self._watch(client))
+
+    def _lose_link(self) -> None:
+        """The link ends from the device's side (power off, out of range, host asleep)."""
+        link = self._link
+        if link is None:
+            return
+        self.disconnects += 1
+        self._release(link)
+        link._on_link_lost()
+
+    async def _watch(self, client: SimBleakClient) -> None:
+        """While ``client`` holds the link: range, battery death and host suspend faults."""
+        f = self.faults
+        clock = self.clock
+        while self._link is client:
+            now = clock.running_ns()
+            if f.battery_dies_at is not None and self.battery(now) <= f.battery_dies_at:
+                self.dead = True
+                self.stop_all()
+                self._lose_link()
+                return
+            if self.rssi(now) < f.range_limit_dbm:
+                self._lose_link()
+                return
+            if (
+                f.suspend_at_s is not None
+                and f.suspend_for_s > 0
+                and self.suspends == 0
+                and self._first_connect_ns is not None
+                and now >= self._first_connect_ns + int(f.suspend_at_s * 1e9)
+            ):
+                self.suspends += 1
+                assert self.world is not None
+                self.world.suspend_host(f.suspend_for_s)
+                return
+            await clock.sleep(0.05)
 
     async def _drop_at(self, t_ns: int) -> None:
         await self.clock.sleep_until(t_ns)
@@ -460,6 +567,9 @@ class SimulatedDevice:
         if self._fault_task is not None and self._fault_task is not asyncio.current_task():
             self._fault_task.cancel()
         self._fault_task = None
+        if self._watch_task is not None and self._watch_task is not asyncio.current_task():
+            self._watch_task.cancel()
+            self._watch_task = None
 
     def _subscribe(self, client: SimBleakClient, uuid: str, cb: NotifyCallback | None) -> None:
         if self._link is not client:
@@ -474,7 +584,10 @@ class SimulatedDevice:
     def read(self, uuid: str) -> bytes:
         """Value of a characteristic read."""
         if uuid == self.profile.battery_characteristic or uuid == normalize_uuid("2a19"):
-            return bytes([max(0, min(100, self.battery_level))])
+            return bytes([max(0, min(255, math.ceil(self.battery(self.clock.now_ns()))))])
+        field = _DIS.get(uuid)
+        if field is not None:
+            return str(self.device_info.get(field) or "").encode("utf-8")
         if uuid == _PMD_CP:
             bits = 0
             for s in self.profile.streams:
@@ -668,6 +781,13 @@ class SimulatedDevice:
     def _emit_frame(self, st: _Stream, j: int) -> None:
         t_emit = st.emit_ns(j)
         first = j * st.spf
+        if (self._link is None or st.paused) and st.notes_per_frame is not None:
+            # nobody listens (link down, host asleep): book the frame, skip the encoding so
+            # that catching up after a clock jump stays cheap
+            st.seq += st.notes_per_frame
+            for k in st.kinds:
+                st.truth[k].frames.append(FrameTruth(first, st.spf, t_emit, "link_down"))
+            return
         samples = self._frame_samples(st, j)
         dev_first = self.device_time_ns(st.epoch_ns + first * 1e9 / st.true_rate)
         if len(st.kinds) == 1:
@@ -683,6 +803,7 @@ class SimulatedDevice:
                 samples.get("gyro", np.zeros((n, 3))),
             )
         st.seq += len(notes)
+        st.notes_per_frame = len(notes)
         records = [FrameTruth(first, st.spf, t_emit, "link_down") for _ in st.kinds]
         for r, k in zip(records, st.kinds):
             st.truth[k].frames.append(r)
@@ -777,7 +898,7 @@ class SimulatedDevice:
         """Cancel the device's tasks (end of a simulation)."""
         tasks = []
         self._streams.clear()
-        for t in (self._producer, self._deliver_task, self._fault_task):
+        for t in (self._producer, self._deliver_task, self._fault_task, self._watch_task):
             if t is not None:
                 tasks.append(t)
         for t in tasks:
@@ -787,6 +908,7 @@ class SimulatedDevice:
                 await t
         self._deliver_task = None
         self._fault_task = None
+        self._watch_task = None
         self._producer = None
         self._queue.clear()
 
@@ -825,6 +947,7 @@ class SimWorld:
             raise ConfigError(f"a simulated device with address {device.address} exists already")
         device.world = self
         self.devices[device.address] = device
+        device._added_ns = self.clock.running_ns()
         return device
 
     def add_device(self, profile: DeviceProfile, **kwargs: Any) -> SimulatedDevice:
@@ -838,7 +961,26 @@ class SimWorld:
     def advertising(self) -> list[SimulatedDevice]:
         """Devices advertising now: not connected and not in an outage."""
         now = self.clock.running_ns()
-        return [d for d in self.devices.values() if not d.connected and d.available(now)]
+        return [
+            d
+            for d in self.devices.values()
+            if (not d.connected or d.advertise_while_connected) and d.available(now)
+        ]
+
+    def suspend_host(self, seconds: float) -> None:
+        """Simulate the host sleeping ``seconds``: every link drops and the clock's wall
+        time jumps ahead (its monotonic time does not). The disconnections are reported
+        to the clients as the host wakes, after the jump."""
+        links = []
+        for d in self.devices.values():
+            link = d._link
+            if link is not None:
+                d.disconnects += 1
+                d._release(link)
+                links.append(link)
+        self.clock.jump(seconds)
+        for link in links:
+            link._on_link_lost()
 
     def backends(self) -> tuple[type[SimBleakClient], type[SimBleakScanner]]:
         """``(client_cls, scanner_cls)`` bound to this world, for bleak's ``backend=``."""

@@ -40,6 +40,12 @@ from spasmwatch.health._quality import (
     QualityThresholds,
     assess_emg_quality,
 )
+from spasmwatch.health._tracker import (
+    HEALTH_EVENT_KINDS,
+    DeviceHealthTracker,
+    HealthEvent,
+    QualityLog,
+)
 from spasmwatch.health._wear import WEAR_STATES, NotWornDetector, WearStateChange
 from spasmwatch.health._weartime import (
     ALL_DEVICES,
@@ -57,6 +63,7 @@ __all__ = [
     "ALL_DEVICES",
     "BATTERY_SOURCES",
     "DISCONNECT_REASONS",
+    "HEALTH_EVENT_KINDS",
     "QUALITY_STATUSES",
     "VALID_DAY_S",
     "VALID_NIGHT_S",
@@ -66,12 +73,15 @@ __all__ = [
     "BatteryWarning",
     "ChannelQuality",
     "CountWithWear",
+    "DeviceHealthTracker",
     "DeviceInfo",
     "EmgQualityMonitor",
+    "HealthEvent",
     "LossContext",
     "LossRules",
     "MyoFirmware",
     "NotWornDetector",
+    "QualityLog",
     "QualityReport",
     "QualityThresholds",
     "WearDay",

@@ -40,7 +40,9 @@ import pyarrow.parquet as pq
 
 from spasmwatch._version import __version__
 from spasmwatch.core import Gap, SampleBlock, StreamSpec
-from spasmwatch.errors import RecordingError
+from spasmwatch.errors import RecordingError, SignalError
+from spasmwatch.health._quality import QualityReport
+from spasmwatch.health._tracker import QualityLog
 
 try:  # POSIX advisory locks tell a live recording from a crashed one.
     import fcntl
@@ -279,6 +281,9 @@ class RecordingWriter:
         self._max_seg_batches = max_segment_batches
         self._streams: dict[str, _StreamState] = {}
         self._pending_journal: list[dict] = []
+        # EMG quality windows not yet journaled: key -> [[start_ns, end_ns, [status...]]]
+        self._quality_pending: dict[str, list[list[Any]]] = {}
+        self.device_info: dict[str, dict] = {}
         self._journal = open(self.path / JOURNAL, "a", encoding="utf-8")
         self._last_flush = self._clock()
         self._closed = False
@@ -396,6 +401,109 @@ class RecordingWriter:
             )
         self._record_gap(st, gap)
 
+    def add_quality(self, key: str, report: QualityReport | dict) -> None:
+        """Record the EMG quality of one window of stream ``key``.
+
+        Parameters
+        ----------
+        key : str
+            Stream key (the stream must have been added).
+        report : QualityReport or dict
+            One window (:meth:`QualityReport.to_dict` form accepted).
+
+        Notes
+        -----
+        Windows are kept run-length encoded (consecutive windows with the same statuses
+        merged) and journaled at each flush, so a crash loses at most the last flush
+        interval. The manifest's ``streams[key]["quality"]`` holds, per channel,
+        ``[start_ns, end_ns, status]`` intervals and a summary (share of good time); read it
+        back with :meth:`Recording.quality`.
+
+        Raises
+        ------
+        RecordingError
+            Unknown stream, a report of another stream or with other channels, or a
+            malformed report (reason ``"bad_quality"``).
+        """
+        self._check_open()
+        st = self._streams.get(key)
+        if st is None:
+            raise RecordingError(
+                f"add_quality: unknown stream {key!r}; known: {sorted(self._streams)}. "
+                "Add the stream (add_stream or write) first",
+                reason="unknown_stream",
+            )
+        try:
+            r = report if isinstance(report, QualityReport) else QualityReport.from_dict(report)
+        except (SignalError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RecordingError(
+                f"add_quality({key}): not a quality report (QualityReport or its to_dict()): "
+                f"{exc!r}",
+                reason="bad_quality",
+            ) from exc
+        names = tuple(c.channel for c in r.channels)
+        if r.stream != key or names != st.spec.channels:
+            raise RecordingError(
+                f"add_quality({key}): report is for stream {r.stream} with channels "
+                f"{list(names)}; expected {key} with {list(st.spec.channels)}",
+                reason="bad_quality",
+            )
+        runs = self._quality_pending.setdefault(key, [])
+        statuses = list(r.statuses)
+        if runs:
+            last = runs[-1]
+            tol = (r.end_ns - r.start_ns) // 2
+            if last[2] == statuses and last[0] <= r.start_ns <= last[1] + tol:
+                last[1] = max(last[1], r.end_ns)
+                return
+        runs.append([r.start_ns, r.end_ns, statuses])
+
+    def set_device_info(self, device: str, info: dict) -> None:
+        """Store facts about a device in the manifest's ``devices`` entry with ``id ==
+        device`` (added if missing), under ``"info"``.
+
+        Parameters
+        ----------
+        device : str
+            Device instance name.
+        info : dict
+            JSON-ready facts, merged with earlier calls: typically
+            :meth:`~spasmwatch.health.DeviceInfo.to_dict` (model, firmware, hardware,
+            serial). Battery readings go through :meth:`add_battery`.
+        """
+        self._check_open()
+        if not isinstance(device, str) or not device:
+            raise RecordingError(
+                f"set_device_info: device must be a name (got {device!r})", reason="bad_metadata"
+            )
+        if not isinstance(info, dict):
+            raise RecordingError(
+                f"set_device_info({device}): info must be a dict (got {type(info).__name__})",
+                reason="bad_metadata",
+            )
+        entry = {"type": "device_info", "device": device, "info": dict(info)}
+        _dumps(entry)  # refuse what is not JSON-ready now, not at close
+        self.device_info.setdefault(device, {}).update(info)
+        self._pending_journal.append(entry)
+
+    def add_battery(self, device: str, level: int, t_ns: int | None = None) -> None:
+        """Record a battery reading (percent) of ``device``; the manifest keeps the first
+        and the last under ``devices[...]["battery"]`` (``start``/``end``: level, t_ns)."""
+        self._check_open()
+        if (
+            isinstance(level, bool)
+            or not isinstance(level, int | np.integer)
+            or not (0 <= int(level) <= 100)
+        ):
+            raise RecordingError(
+                f"add_battery({device}): level must be an int 0-100 % (got {level!r})",
+                reason="bad_metadata",
+            )
+        t = int(self._clock() if t_ns is None else t_ns)
+        self._pending_journal.append(
+            {"type": "battery", "device": str(device), "level": int(level), "t_ns": t}
+        )
+
     def note(self, text: str, t_ns: int | None = None, **extra: Any) -> None:
         """Add a time-stamped free-text note (journal and manifest ``notes``)."""
         self._check_open()
@@ -406,6 +514,10 @@ class RecordingWriter:
     def flush(self) -> None:
         """Write buffered samples and journal lines to disk now."""
         self._check_open()
+        for key, runs in self._quality_pending.items():
+            if runs:
+                self._pending_journal.append({"type": "quality", "key": key, "runs": runs})
+        self._quality_pending = {}
         self._write_journal_pending()
         counts: dict[str, int] = {}
         for st in self._streams.values():
@@ -654,6 +766,9 @@ def _compact(path: Path, *, recovered: bool, end_hint_ns: int | None = None) -> 
     flushed: dict[str, int] = {}
     notes: list[dict] = []
     close_t: int | None = None
+    quality: dict[str, list[list[Any]]] = {}
+    dev_info: dict[str, dict] = {}
+    battery: dict[str, dict[str, dict]] = {}
     for e in journal:
         kind = e.get("type")
         try:
@@ -669,6 +784,15 @@ def _compact(path: Path, *, recovered: bool, end_hint_ns: int | None = None) -> 
                 notes.append({k: v for k, v in e.items() if k != "type"})
             elif kind == "close" and e.get("t_ns") is not None:
                 close_t = int(e["t_ns"])
+            elif kind == "quality":
+                quality.setdefault(str(e["key"]), []).extend(e["runs"])
+            elif kind == "device_info":
+                dev_info.setdefault(str(e["device"]), {}).update(dict(e["info"]))
+            elif kind == "battery":
+                b = battery.setdefault(str(e["device"]), {})
+                reading = {"level": int(e["level"]), "t_ns": int(e["t_ns"])}
+                b.setdefault("start", reading)
+                b["end"] = reading
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("%s: journal entry %r is malformed (%s); ignored", path, e, exc)
     seg_root = path / SEGMENTS
@@ -708,6 +832,10 @@ def _compact(path: Path, *, recovered: bool, end_hint_ns: int | None = None) -> 
             "t_last_ns": t_last,
             "gaps": [{**gap.to_dict(), "row": r} for r, gap in g],
         }
+        if quality.get(key):
+            qlog = _quality_log(path, key, spec, quality[key])
+            if qlog is not None:
+                streams[key]["quality"] = qlog
         if t_first is not None and t_last is not None:
             starts.append(t_first)
             ends.append(t_last + round(spec.period_ns))
@@ -726,7 +854,7 @@ def _compact(path: Path, *, recovered: bool, end_hint_ns: int | None = None) -> 
         "end_ns": int(max(end_ns, start_ns)),
         "software_version": header.get("software_version", __version__),
         "recovered": recovered,
-        "devices": header.get("devices", []),
+        "devices": _devices_with_info(header.get("devices", []), dev_info, battery),
         "models": header.get("models", {}),
         "streams": streams,
         "annotations": header.get("annotations", []),
@@ -739,6 +867,37 @@ def _compact(path: Path, *, recovered: bool, end_hint_ns: int | None = None) -> 
     # Only now, with Parquet and manifest safely on disk, drop the segments.
     shutil.rmtree(seg_root, ignore_errors=True)
     return Recording(path, manifest)
+
+
+def _quality_log(path: Path, key: str, spec: StreamSpec, runs: list[Any]) -> dict | None:
+    """Journaled quality runs ``[start, end, [status per channel]]`` -> manifest form."""
+    qlog = QualityLog(key, spec.channels)
+    try:
+        for a, b, statuses in runs:
+            if len(statuses) != spec.n_channels:
+                raise SignalError(f"{len(statuses)} statuses for {spec.n_channels} channels")
+            for c, s in zip(spec.channels, statuses, strict=True):
+                qlog.add_run(c, int(a), int(b), str(s))
+    except (SignalError, TypeError, ValueError) as exc:
+        log.warning("%s: quality journal of %s is malformed (%s); ignored", path, key, exc)
+        return None
+    return qlog.to_dict()
+
+
+def _devices_with_info(
+    devices: list[dict], info: dict[str, dict], battery: dict[str, dict[str, dict]]
+) -> list[dict]:
+    out = [dict(d) if isinstance(d, dict) else d for d in devices]
+    for name in sorted(set(info) | set(battery)):
+        d = next((x for x in out if isinstance(x, dict) and x.get("id") == name), None)
+        if d is None:
+            d = {"id": name}
+            out.append(d)
+        if name in info:
+            d["info"] = {**d.get("info", {}), **info[name]}
+        if name in battery:
+            d["battery"] = battery[name]
+    return out
 
 
 # --------------------------------------------------------------------------- reader
@@ -871,6 +1030,18 @@ class Recording:
         spec = self.specs.get(key) or self._stream(key)  # raises for unknown keys
         _, table = self._rows(key, start_ns, end_ns)
         return self._table_to_arrays(table, spec)
+
+    def quality(self, key: str) -> dict | None:
+        """EMG quality of stream ``key`` as stored at close, or None if none was recorded.
+
+        Returns
+        -------
+        dict or None
+            ``{"channels": {name: [[start_ns, end_ns, status], ...]}, "summary": {name:
+            {"good_share": float or None, "seconds": {status: s}}}}``.
+        """
+        q = self._stream(key).get("quality")
+        return q if q else None
 
     def gaps(self, key: str) -> list[Gap]:
         """Gaps of stream ``key`` in time order."""

@@ -6,7 +6,8 @@ import spasmwatch.health as health
 def test_all_is_pinned_and_importable():
     assert sorted(health.__all__) == sorted(
         [
-            "ALL_DEVICES", "BATTERY_SOURCES", "DISCONNECT_REASONS",
+            "ALL_DEVICES", "BATTERY_SOURCES", "DISCONNECT_REASONS", "HEALTH_EVENT_KINDS",
+            "DeviceHealthTracker", "HealthEvent", "QualityLog",
             "QUALITY_STATUSES", "VALID_DAY_S", "VALID_NIGHT_S", "WEAR_STATES", "BatteryMonitor",
             "BatteryReading",
             "BatteryWarning", "ChannelQuality", "CountWithWear", "DeviceInfo",
