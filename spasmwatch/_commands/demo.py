@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the simulated wearer")
     parser.add_argument("--model", help="ONNX model (default: the bundled one)")
+    parser.add_argument(
+        "--placement", action="append", default=None, metavar="DEVICE=SIDE-MUSCLE",
+        help="where a device sits (default: myo=right-gastrocnemius; repeatable)",
+    )  # fmt: skip
 
 
 def _listen(port: int) -> socket.socket:
@@ -83,7 +87,7 @@ def _matched(truth: list[tuple[int, int]], episodes: list[Any], tol_ns: int) -> 
 
 async def demo(args: argparse.Namespace) -> int:
     """Run the demo; return the exit code."""
-    from spasmwatch._commands.monitor import install, simulated_setup
+    from spasmwatch._commands.monitor import install, placements_from, simulated_setup
     from spasmwatch._commands.record import targets_for
     from spasmwatch.acquisition import FaultConfig
     from spasmwatch.api import LiveBus, TokenStore, create_app
@@ -95,6 +99,7 @@ async def demo(args: argparse.Namespace) -> int:
 
     if not args.minutes > 0 or not args.speed > 0:
         raise ConfigError("--minutes and --speed must be > 0")
+    placements = placements_from(args.placement or ["myo=right-gastrocnemius"], list(DEVICES))
     data = Path(args.data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     db = data / "spasmwatch.db"
@@ -128,6 +133,10 @@ async def demo(args: argparse.Namespace) -> int:
         scanner_backend=s,
         signal_loss_after_s=15.0,
         calibration_s=60.0,
+        placements=placements,
+        data_dir=data,
+        health_every_s=2.0,
+        wear_every_s=60.0,
     )
     server = task = None
     url = None

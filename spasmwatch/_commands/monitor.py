@@ -14,7 +14,8 @@ from spasmwatch._paths import default_db_path
 HELP = (
     "Monitor wearables in real time: detect spasm episodes and log them to the event store, "
     "offer a breathing exercise when one starts (a suggestion you can dismiss), raise an "
-    "alert when a device stops sending, reconnect by itself, and optionally record the raw "
+    "alert when a device stops sending (with its cause), reconnect by itself, follow each "
+    "device's battery, electrode contact and wear time, and optionally record the raw "
     "streams. Runs in the foreground until Ctrl-C or SIGTERM (see docs/monitoring.md for a "
     "systemd user service). With --simulate, a simulated wearer with spasms streams "
     "through the simulated BLE backend at --speed times real time."
@@ -31,6 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", metavar="DIR", help="also record raw data under DIR")
     parser.add_argument("--model", help="ONNX model (default: the bundled one for the streams)")
     parser.add_argument("--wearer", default="default", help="wearer id (default 'default')")
+    parser.add_argument(
+        "--placement", action="append", default=[], metavar="DEVICE=SIDE-MUSCLE",
+        help="where a device sits, e.g. myo=right-gastrocnemius (repeatable; SIDE is left, "
+        "right or midline; MUSCLE-SIDE and a bare MUSCLE are accepted too). Episodes carry it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tz", default=None,
+        help="IANA time zone for wear-time days and clock times (default: this machine's)",
+    )  # fmt: skip
     parser.add_argument(
         "--signal-loss-after", type=float, default=30.0, metavar="S",
         help="alert after S seconds without data from a device (default 30)",
@@ -53,7 +63,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="simulated link faults (default realistic)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated wearer")
+    parser.add_argument(
+        "--battery", type=int, default=None, metavar="PCT",
+        help="with --simulate: battery level of the simulated devices at start (default 87)",
+    )  # fmt: skip
     parser.add_argument("--stats-json", metavar="FILE", help="write the final statistics here")
+
+
+def placements_from(values: list[str], devices: list[str]) -> dict[str, str]:
+    """``--placement`` values -> ``{device: "side-muscle"}`` (a value without ``DEVICE=``
+    is allowed when only one device is monitored)."""
+    from spasmwatch.errors import ConfigError
+    from spasmwatch.pipeline import parse_placement
+
+    out: dict[str, str] = {}
+    for v in values:
+        dev, muscle, side = parse_placement(v)
+        if dev is None:
+            if len(set(devices)) != 1:
+                raise ConfigError(
+                    f"--placement {v!r}: say which device, e.g. {devices[0]}={v} "
+                    f"(devices: {', '.join(devices)})"
+                )
+            dev = devices[0]
+        if dev in out:
+            raise ConfigError(f"--placement given twice for {dev!r}")
+        out[dev] = f"{side}-{muscle}" if side else muscle
+    return out
 
 
 def policy_from(args: argparse.Namespace) -> Any:
@@ -69,11 +105,19 @@ def policy_from(args: argparse.Namespace) -> Any:
 
 
 def simulated_setup(
-    devices: list[str], *, seconds: float, seed: int, speed: float, faults: Any, wearer: Any = None
+    devices: list[str],
+    *,
+    seconds: float,
+    seed: int,
+    speed: float,
+    faults: Any,
+    wearer: Any = None,
+    **world_kw: Any,
 ) -> tuple[Any, Any]:
     """A simulated wearer (``simulate_wearer``) behind a :class:`SimWorld` of ``devices``;
     returns ``(world, simulation result)``. Devices the simulator has no preset for send
-    generator signals."""
+    generator signals. ``world_kw`` go to :func:`~spasmwatch.pipeline.simulated_world`
+    (``battery_level``, ``flat``)."""
     import time
 
     from spasmwatch.pipeline._simworld import demo_wearer, simulated_world
@@ -86,7 +130,9 @@ def simulated_setup(
             seconds, seed, sim_devs, wearer=wearer or demo_wearer(),
             start_ns=time.time_ns(), packet_loss=False,  # the BLE simulator loses packets
         )  # fmt: skip
-    world = simulated_world(devices, result=result, speed=speed, faults=faults, seed=seed)
+    world = simulated_world(
+        devices, result=result, speed=speed, faults=faults, seed=seed, **world_kw
+    )
     return world, result
 
 
@@ -115,11 +161,15 @@ async def monitor_main(args: argparse.Namespace) -> Any:
         raise ConfigError("--speed only applies to --simulate (real devices run in real time)")
     kw: dict[str, Any] = {}
     world = None
+    placements = placements_from(args.placement, args.device)
+    if args.battery is not None and not args.simulate:
+        raise ConfigError("--battery only applies to --simulate")
     if args.simulate:
         faults = FaultConfig.realistic() if args.faults == "realistic" else None
         seconds = max(600.0, min(args.duration or 3600.0, 6 * 3600.0) + 120.0)
+        wkw = {"battery_level": args.battery} if args.battery is not None else {}
         world, _ = simulated_setup(
-            args.device, seconds=seconds, seed=args.seed, speed=args.speed, faults=faults
+            args.device, seconds=seconds, seed=args.seed, speed=args.speed, faults=faults, **wkw
         )
         kw["client_backend"], kw["scanner_backend"] = world.backends()
         kw["clock"] = world.clock
@@ -140,6 +190,8 @@ async def monitor_main(args: argparse.Namespace) -> Any:
             wearer_id=args.wearer,
             signal_loss_after_s=args.signal_loss_after,
             on_line=(lambda _line: None) if args.quiet else None,
+            tz=args.tz,
+            placements=placements,
             **kw,
         )
         install(asyncio.get_running_loop(), mon)

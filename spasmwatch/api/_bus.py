@@ -34,7 +34,7 @@ EVENT_TYPES = frozenset(
 )
 
 #: Event types whose latest value a new subscriber receives first (current state).
-_STATE_TYPES = ("device_status",)
+_STATE_TYPES = ("device_status", "health")
 
 
 def _check_event(event: object) -> dict[str, Any]:
@@ -203,7 +203,7 @@ class LiveBus:
         with self._lock:
             self.published += 1
             if ev["type"] in _STATE_TYPES:
-                key = ev["type"] + ":" + str(ev.get("device", ""))
+                key = f"{ev['type']}:{ev.get('wearer_id', '')}:{ev.get('device', '')}"
                 self._state[key] = ev
             subs = list(self._subs)
         for sub in subs:

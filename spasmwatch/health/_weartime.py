@@ -147,6 +147,21 @@ def _merge(iv: list[tuple[int, int]], tol: int = 0) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
+def _append(iv: list[tuple[int, int]], a: int, b: int, tol: int) -> None:
+    """Append ``[a, b)``, coalescing it with the last interval when they touch within ``tol``.
+
+    Blocks arrive in time order, so a live stream keeps its list at one interval per
+    contiguous run instead of one per block (bounded memory; :func:`_merge` gives the same
+    result either way).
+    """
+    if iv:
+        a0, b0 = iv[-1]
+        if a <= b0 + tol and b >= a0 - tol:
+            iv[-1] = (min(a0, a), max(b0, b))
+            return
+    iv.append((a, b))
+
+
 def _intersect(x: list[tuple[int, int]], y: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out = []
     i = j = 0
@@ -246,17 +261,17 @@ class WearTimeAccumulator:
             if item.spec.kind == "emg":
                 d.has_emg = True
             if item.n_samples:
-                iv = (int(item.t_ns[0]), int(item.t_ns[-1]) + round(item.spec.period_ns))
-                d.recorded.append(iv)
+                a, b = int(item.t_ns[0]), int(item.t_ns[-1]) + round(item.spec.period_ns)
+                _append(d.recorded, a, b, self._tol)
                 if item.spec.kind == "acc":
-                    d.acc_recorded.append(iv)
+                    _append(d.acc_recorded, a, b, self._tol)
             for g in item.gaps:
                 self.add_gap(item.spec.device, g)
         elif isinstance(item, QualityReport):
             d = self._d(item.device)
             d.has_emg = True
             if item.any_good:
-                d.good.append((item.start_ns, item.end_ns))
+                _append(d.good, item.start_ns, item.end_ns, self._tol)
         elif isinstance(item, WearStateChange):
             self._n += 1
             self._d(item.device).changes.append((item.t_ns, self._n, item.state))

@@ -41,9 +41,17 @@ __all__ = [
     "run_blocks",
     "select_streams",
 ]
-from spasmwatch.pipeline._monitor import CONSUMERS, Monitor, MonitorStats
+from spasmwatch.pipeline._monitor import (
+    CONSUMERS,
+    Monitor,
+    MonitorStats,
+    cause_text,
+    local_tz_name,
+    parse_placement,
+)
 from spasmwatch.pipeline._simworld import (
     FallbackSource,
+    FlatChannels,
     demo_wearer,
     simulated_world,
     stream_epochs,
@@ -52,9 +60,13 @@ from spasmwatch.pipeline._simworld import (
 __all__ += [
     "CONSUMERS",
     "FallbackSource",
+    "FlatChannels",
     "Monitor",
     "MonitorStats",
+    "cause_text",
     "demo_wearer",
+    "local_tz_name",
+    "parse_placement",
     "simulated_world",
     "stream_epochs",
 ]

@@ -9,10 +9,20 @@
                                          ├─► live bus (a bounded queue per subscriber)
                                          └─► recorder (queue; RecordingWriter in a worker thread)
 
-plus a signal-loss watchdog, a housekeeping task (prompt time-outs, follow-ups) and a
-status publisher. No consumer can stall acquisition: every hand-over is ``put_nowait`` into
-a bounded queue, and whatever did not fit is dropped and counted (:class:`MonitorStats`);
-blocks the recorder missed become ``"overflow"`` gaps in the recording.
+plus a signal-loss watchdog, a housekeeping task (prompt time-outs, follow-ups), a status
+publisher, a device-health task (health snapshots on the bus, wear time per day to the
+store) and a retention task (raw recordings older than the configured period are pruned at
+start and then once a day).
+
+Device health: one :class:`~spasmwatch.health.DeviceHealthTracker` per device is attached to
+the :class:`~spasmwatch.acquisition.BleSession` (which feeds it every block and battery /
+device-information reading and uses it to state the cause of every loss); the monitor turns
+its events (battery low/critical, EMG channel quality, worn / not worn) into terminal lines,
+``{"type": "health"}`` bus events, device rows, wear-time rows and recording metadata.
+
+No consumer can stall acquisition: every hand-over is ``put_nowait`` into a bounded queue,
+and whatever did not fit is dropped and counted (:class:`MonitorStats`); blocks the recorder
+missed become ``"overflow"`` gaps in the recording.
 
 The detection task uses the *same* :class:`~spasmwatch.pipeline.DetectionPipeline` as the
 offline ``spasmwatch detect``. Consecutive blocks of one stream that wait together in the
@@ -29,9 +39,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -56,11 +68,21 @@ from spasmwatch.coach import (
 from spasmwatch.core import Gap, SampleBlock
 from spasmwatch.episodes import DetectorConfig, EpisodeUpdate, new_id
 from spasmwatch.errors import ConfigError, NotFoundError, StoreError
+from spasmwatch.health import DeviceHealthTracker, EmgQualityMonitor
 from spasmwatch.pipeline._detection import DetectionPipeline
-from spasmwatch.store import Device, EventStore, RecordingInfo, RecordingWriter, SignalLoss
+from spasmwatch.store import (
+    PLACEMENT_SIDES,
+    Device,
+    EventStore,
+    Placement,
+    RecordingInfo,
+    RecordingWriter,
+    SignalLoss,
+    WearTime,
+)
 from spasmwatch.store._db import resolve_tz
 
-__all__ = ["CONSUMERS", "Monitor", "MonitorStats"]
+__all__ = ["CONSUMERS", "Monitor", "MonitorStats", "cause_text", "local_tz_name", "parse_placement"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +91,112 @@ CONSUMERS = ("acquisition", "recorder", "store", "delivery", "bus")
 #: Stages whose latency the monitor measures besides the pipeline's own (:data:`STAGES`).
 MONITOR_STAGES = ("block", "store", "record")
 _NS = 1_000_000_000
+_DAY_S = 86_400.0
+
+#: How the terminal and the page word each gap cause (``spasmwatch.core.GAP_CAUSES``).
+_CAUSE_TEXT = {
+    "disconnect": "the link dropped",
+    "out_of_range": "out of range",
+    "battery": "battery empty",
+    "not_worn": "not worn",
+    "bad_contact": "electrode contact lost",
+    "host_asleep": "this computer was asleep",
+    "packet_loss": "radio packets lost",
+    "decode_error": "undecodable data",
+    "overflow": "the monitor fell behind",
+    "import": "rows skipped by an import",
+    "unknown": "cause unknown",
+}
+#: How the terminal words each EMG quality status.
+_QUALITY_TEXT = {
+    "good": "signal good",
+    "contact_lost": "electrode contact lost",
+    "saturation": "signal saturated",
+    "powerline": "mains (powerline) interference",
+    "motion_artefact": "motion artefact",
+}
+
+
+def cause_text(cause: str) -> str:
+    """Plain words for a gap / signal-loss cause (e.g. ``"out_of_range"`` -> "out of range")."""
+    return _CAUSE_TEXT.get(cause, cause.replace("_", " "))
+
+
+def parse_placement(text: str) -> tuple[str | None, str, str | None]:
+    """Parse a ``--placement`` value: ``[<device>=]<side>-<muscle>``.
+
+    The side is one of :data:`~spasmwatch.store.PLACEMENT_SIDES` (``left``, ``right``,
+    ``midline``); since muscle names never contain ``-``, ``<muscle>-<side>`` (the form
+    episodes carry, e.g. ``gastrocnemius-right``) is accepted too, and a bare muscle means
+    no side. Muscle names are lower case with ``_`` for spaces (``forearm_flexors``).
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``"myo=right-gastrocnemius"``, ``"myo=gastrocnemius-right"``, ``"chest"``.
+
+    Returns
+    -------
+    tuple
+        ``(device or None, muscle, side or None)``.
+
+    Raises
+    ------
+    ConfigError
+        When the value does not have that form.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f"--placement needs DEVICE=SIDE-MUSCLE, e.g. myo=right-gastrocnemius "
+                          f"(got {text!r})")  # fmt: skip
+    device: str | None = None
+    where = text.strip()
+    if "=" in where:
+        device, where = (x.strip() for x in where.split("=", 1))
+        if not device:
+            raise ConfigError(f"--placement {text!r}: the device before '=' is empty")
+    parts = [x.strip().lower().replace(" ", "_") for x in where.split("-")]
+    hint = "expected SIDE-MUSCLE with SIDE one of " + "/".join(PLACEMENT_SIDES)
+    if not all(parts) or len(parts) > 2:
+        raise ConfigError(f"--placement {text!r}: {hint}, e.g. myo=right-gastrocnemius")
+    if len(parts) == 1:
+        if parts[0] in PLACEMENT_SIDES:
+            raise ConfigError(f"--placement {text!r}: a side without a muscle; {hint}")
+        return device, parts[0], None
+    a, b = parts
+    if a in PLACEMENT_SIDES and b not in PLACEMENT_SIDES:
+        return device, b, a
+    if b in PLACEMENT_SIDES and a not in PLACEMENT_SIDES:
+        return device, a, b
+    raise ConfigError(f"--placement {text!r}: {hint}, e.g. myo=right-gastrocnemius")
+
+
+def local_tz_name() -> str:
+    """IANA name of this machine's time zone (``$TZ``, ``/etc/localtime``, ``/etc/timezone``),
+    ``"UTC"`` when none can be found."""
+    from zoneinfo import ZoneInfo
+
+    def ok(name: str | None) -> str | None:
+        if not name:
+            return None
+        name = name.strip().lstrip(":")
+        try:
+            ZoneInfo(name)
+        except Exception:
+            return None
+        return name
+
+    cands: list[str | None] = [os.environ.get("TZ")]
+    with contextlib.suppress(OSError):
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            cands.append(target.split("zoneinfo/", 1)[1])
+    with contextlib.suppress(OSError):
+        cands.append(Path("/etc/timezone").read_text().strip())
+    for c in cands:
+        name = ok(c)
+        if name is not None:
+            return name
+    return "UTC"
 
 
 class _Latency:
@@ -211,9 +339,18 @@ class MonitorStats:
                 f"({self.missing.get(key, 0)} samples missing)"
             )
         for dev, d in sorted(self.devices.items()):
+            health = ""
+            if d.get("battery") is not None:
+                health += f", battery {d['battery']} %"
+            if d.get("worn") is False:
+                health += ", not worn"
+            bad = [f"{c} {st.replace('_', ' ')}" for q in (d.get("quality") or {}).values()
+                   for c, st in q.items() if st not in (None, "good")]  # fmt: skip
+            if bad:
+                health += f", EMG {', '.join(bad)}"
             lines.append(
                 f"  {dev}: {d.get('state', '?')}, {d.get('reconnects', 0)} reconnects, "
-                f"{d.get('decode_errors', 0)} decode errors"
+                f"{d.get('decode_errors', 0)} decode errors{health}"
             )
         ep = self.episodes
         lines.append(
@@ -336,7 +473,37 @@ class Monitor:
     record_flush_s : float
         Recorder flush interval (wall s).
     session_options : mapping, optional
-        Extra :class:`~spasmwatch.acquisition.BleSession` keyword arguments.
+        Extra :class:`~spasmwatch.acquisition.BleSession` keyword arguments (e.g.
+        ``battery_interval_s``, ``rssi_interval_s``); they override the monitor's
+        ``report_open_gaps=True``.
+    tz : str, optional
+        IANA time zone of the wearer: local days of the wear time, clock times in lines (and
+        the prompt policy's quiet hours when the policy names none). Default: the policy's
+        zone, else this machine's (:func:`local_tz_name`).
+    placements : mapping, optional
+        Where each device sits: ``{device: "right-gastrocnemius"}`` (any form
+        :func:`parse_placement` reads) or ``{device: (muscle, side)}``. Stored with
+        ``EventStore.set_placement`` when :meth:`run` starts; without one, a device keeps
+        the placement the store already has for it. Episodes carry the placement of their
+        device (else of the first placed device the pipeline reads), and so does the
+        recording manifest (``devices[i]["placement"]``).
+    health : bool
+        Attach a :class:`~spasmwatch.health.DeviceHealthTracker` per device (battery, EMG
+        quality, wear state, wear time, stated loss causes). Default True.
+    health_options : mapping, optional
+        Keyword arguments of every tracker (``quality``, ``wear``, ``debounce_windows``...).
+    health_every_s : float
+        Wall seconds between periodic ``{"type": "health"}`` snapshots per device on the bus
+        (they are also published at once when something changes).
+    wear_every_s : float
+        Clock seconds between wear-time writes to the store (and at the end of the run).
+    data_dir : str or Path, optional
+        Folder whose raw recordings the retention setting applies to (default: the store's
+        folder, as for ``spasmwatch prune``).
+    retention_every_s : float or None
+        Clock seconds between retention runs (default one day; the first runs at start).
+        ``None``: never. Nothing happens unless a retention period is configured
+        (:func:`~spasmwatch.store.retention_days`).
     """
 
     def __init__(
@@ -366,6 +533,14 @@ class Monitor:
         detection_lines: bool = True,
         record_flush_s: float = 1.0,
         session_options: Mapping[str, Any] | None = None,
+        tz: str | None = None,
+        placements: Mapping[str, str | tuple[str, str | None]] | None = None,
+        health: bool = True,
+        health_options: Mapping[str, Any] | None = None,
+        health_every_s: float = 5.0,
+        wear_every_s: float = 300.0,
+        data_dir: str | Path | None = None,
+        retention_every_s: float | None = _DAY_S,
     ) -> None:
         from spasmwatch.acquisition._simbackend import SystemClock
         from spasmwatch.models import SpasmModel, choose_bundled_model
@@ -380,6 +555,36 @@ class Monitor:
         self.targets = [t if isinstance(t, DeviceTarget) else DeviceTarget(t) for t in targets]
         if not self.targets:
             raise ConfigError("Monitor needs at least one device (e.g. --device polar-h10)")
+        for name, v in (("health_every_s", health_every_s), ("wear_every_s", wear_every_s),
+                        ("retention_every_s", retention_every_s)):  # fmt: skip
+            if v is None and name == "retention_every_s":
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float) or not (v > 0):
+                raise ConfigError(f"Monitor {name} must be a number of seconds > 0 (got {v!r})")
+        policy = policy or PromptPolicy()
+        if tz is None:
+            tz = policy.tz or local_tz_name()
+        elif policy.tz is None:
+            policy = dataclasses.replace(policy, tz=tz)  # one zone for days and quiet hours
+        self.tz_name = str(tz)
+        names = [str(t.instance) for t in self.targets]
+        # trackers need the specs before the session exists: the profiles give them
+        dev_specs = {
+            str(t.instance): [
+                t.profile.stream_spec(sp.kind, device=t.instance)  # type: ignore[union-attr]
+                for sp in t.profile.streams  # type: ignore[union-attr]
+            ]
+            for t in self.targets
+        }
+        self.health_options = dict(health_options or {})
+        self.trackers: dict[str, DeviceHealthTracker] = {}
+        if health:
+            for dev, sp in dev_specs.items():
+                self.trackers[dev] = DeviceHealthTracker(sp, self.tz_name, **self.health_options)
+        sess_kw: dict[str, Any] = {"report_open_gaps": True}
+        sess_kw.update(session_options or {})
+        if self.trackers and "health" not in sess_kw:
+            sess_kw["health"] = self.trackers
         self.session = BleSession(
             self.targets,
             client_backend=client_backend,
@@ -388,8 +593,23 @@ class Monitor:
             reconnect=reconnect,
             on_event=self._on_device_event,
             queue_size=queue_size,
-            **dict(session_options or {}),
+            **sess_kw,
         )
+        # placements asked for (stored at run start)
+        self._placement_req: dict[str, tuple[str, str | None]] = {}
+        for dev, where in dict(placements or {}).items():
+            if dev not in names:
+                raise ConfigError(
+                    f"--placement for {dev!r}, which is not monitored; devices: {names}"
+                )
+            if isinstance(where, str):
+                d, muscle, side = parse_placement(where)
+                if d is not None and d != dev:
+                    raise ConfigError(f"placement {where!r} names device {d!r}, given for {dev!r}")
+            else:
+                muscle, side = where
+            Placement(dev, muscle, side)  # validates muscle and side now, not at run()
+            self._placement_req[dev] = (muscle, side)
         specs = self.session.specs()
         if model is None:
             model = SpasmModel(choose_bundled_model({s.kind for s in specs}))
@@ -399,9 +619,25 @@ class Monitor:
         self._own_store = not isinstance(store, EventStore)
         self.store: EventStore = EventStore(store) if self._own_store else store  # type: ignore[arg-type]
         self.wearer_id = wearer_id
-        self.policy = policy or PromptPolicy()
+        self.policy = policy
         self.coach = Coach(self.policy, wearer_id)
-        self._tz = resolve_tz(self.policy.tz)
+        self._tz = resolve_tz(self.tz_name)
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.health_every_s = float(health_every_s)
+        self.wear_every_s = float(wear_every_s)
+        self.retention_every_s = None if retention_every_s is None else float(retention_every_s)
+        # current placements: the requested ones, else what the store knows
+        now0 = self.clock.now_ns()
+        self.placements: dict[str, Placement] = {}
+        for dev in names:
+            if dev in self._placement_req:
+                m, sd = self._placement_req[dev]
+                self.placements[dev] = Placement(dev, m, sd, now0, None, wearer_id)
+            else:
+                with contextlib.suppress(StoreError):
+                    pl = self.store.placement_at(dev, now0)
+                    if pl is not None:
+                        self.placements[dev] = pl
         self.deliveries = list(deliveries)
         self.bus = live_bus
         self.signal_loss_after_s = float(signal_loss_after_s)
@@ -426,10 +662,7 @@ class Monitor:
             self.writer = RecordingWriter(
                 path,
                 start_ns=self.clock.now_ns(),
-                devices=[
-                    {"id": t.instance, "profile": t.profile.id, "name": t.name}  # type: ignore[union-attr]
-                    for t in self.targets
-                ],
+                devices=[self._manifest_device(t) for t in self.targets],
                 meta={"wearer_id": wearer_id, "source": "spasmwatch monitor"},
                 models={model.metadata.model_id: model.metadata.version},
                 clock=time.time_ns,  # flush interval in wall time: what a crash can lose
@@ -448,7 +681,23 @@ class Monitor:
         )
         self._onset_thr = self.pipeline.detector_config.onset_threshold
         self._type_names = tuple(model.metadata.type_names)
+        self._input_devices = [s.device for s in self.pipeline.streams.values()]
         self._reset_state()
+
+    def _manifest_device(self, t: DeviceTarget) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": t.instance, "profile": t.profile.id, "name": t.name}  # type: ignore[union-attr]
+        pl = self.placements.get(str(t.instance))
+        if pl is not None:
+            d.update(placement=pl.name, placement_muscle=pl.muscle, placement_side=pl.side)
+        return d
+
+    def placement_for(self, device: str | None) -> str | None:
+        """The placement name an episode of ``device`` carries (see ``placements``)."""
+        pl = self.placements.get(device) if device is not None else None
+        if pl is None:
+            pl = next((self.placements[d] for d in self._input_devices if d in self.placements),
+                      None)  # fmt: skip
+        return pl.name if pl is not None else None
 
     # ------------------------------------------------------------------ state
 
@@ -487,6 +736,20 @@ class Monitor:
         self._last_pub = 0.0
         self._last_preview: dict[str, float] = {}
         self.committed_episode_ids: set[str] = set()
+        # health
+        self._disc_cause: dict[str, str] = {}  # device -> cause of its last disconnect
+        self._last_loss: dict[str, dict[str, Any]] = {}  # device -> last signal loss (bus)
+        self._health_changes: collections.Counter[str] = collections.Counter()
+        self._health_pub: dict[str, float] = {}  # device -> wall time of last snapshot
+        self._dev_info: dict[str, dict[str, Any]] = {}
+        self._worn_since: dict[str, int] = {}  # device -> t_ns of its last wear change
+        self._wear_today: dict[str, dict[str, Any]] = {}  # device -> last wear row (bus)
+        self._wear_base: dict[tuple[str, dt.date], tuple[float, float]] = {}
+        self._wear_sent: dict[tuple[str, dt.date], tuple[float, float]] = {}
+        self._wear_rows = 0
+        self._retention_runs = 0
+        self._pruned = 0
+        self._rec_quality: dict[str, EmgQualityMonitor] = {}
         self._store_q: asyncio.Queue[Any] | None = None
         self._rec_q: asyncio.Queue[Any] | None = None
         self._del_q: asyncio.Queue[Any] | None = None
@@ -518,6 +781,13 @@ class Monitor:
                 decode_errors=ds.decode_errors,
                 notifications=ds.notifications,
             )
+            tr = self.trackers.get(name)
+            if tr is not None:
+                d["worn"] = tr.worn
+                d["quality"] = {k: tr.quality_status(k) for k, sp in tr.specs.items()
+                                if sp.kind == "emg"}  # fmt: skip
+            if name in self.placements:
+                d["placement"] = self.placements[name].name
             devices[name] = d
         if self.bus is not None:
             dropped["bus"] = int(self.bus.dropped)
@@ -539,6 +809,12 @@ class Monitor:
             signal_losses=self._signal_losses,
             recording=str(self.recording_path) if self.recording_path else None,
             model_id=self.model.metadata.model_id,
+            extra={
+                "health_changes": dict(self._health_changes),
+                "wear_rows_written": self._wear_rows,
+                "retention_runs": self._retention_runs,
+                "recordings_pruned": self._pruned,
+            },
         )
 
     async def run(self, duration_s: float | None = None) -> MonitorStats:
@@ -575,6 +851,8 @@ class Monitor:
             f"signal-loss alert after {self.signal_loss_after_s:g} s"
             + (f"; recording to {self.recording_path}" if self.recording_path else "")
         )
+        for text in await loop.run_in_executor(self._store_exec, self._init_placements):
+            self._line(text)
         workers = [
             loop.create_task(self._store_loop(), name="spasmwatch-store"),
             loop.create_task(self._delivery_loop(), name="spasmwatch-delivery"),
@@ -587,7 +865,11 @@ class Monitor:
             loop.create_task(self._watchdog(), name="spasmwatch-watchdog"),
             loop.create_task(self._housekeeping(), name="spasmwatch-housekeeping"),
             loop.create_task(self._status_loop(), name="spasmwatch-status"),
+            loop.create_task(self._health_loop(), name="spasmwatch-health"),
+            loop.create_task(self._wear_loop(), name="spasmwatch-wear"),
         ]
+        if self.retention_every_s is not None:
+            side.append(loop.create_task(self._retention_loop(), name="spasmwatch-retention"))
         if self.bus is not None:
             side.append(loop.create_task(self._bus_listener(), name="spasmwatch-bus-listener"))
         try:
@@ -646,6 +928,12 @@ class Monitor:
         now = self.clock.now_ns()
         for dev in list(self._open_loss):
             self._close_loss(dev, now, still_open=True)
+        try:
+            self._write_wear()
+            for dev in self.trackers:
+                self._publish_health(dev)
+        except Exception:
+            log.exception("spasmwatch: final wear time / health snapshot failed")
         for q in (self._store_q, self._rec_q, self._del_q):
             if q is not None:
                 await q.put(None)  # end marker: everything before it is handled first
@@ -703,6 +991,7 @@ class Monitor:
     def _publish(self, event: dict[str, Any]) -> None:
         if self.bus is None:
             return
+        event.setdefault("wearer_id", self.wearer_id)  # the socket shows it to its wearer only
         try:
             self.bus.publish(event)
         except Exception:
@@ -710,48 +999,192 @@ class Monitor:
 
     # ------------------------------------------------------------------ acquisition
 
+    def _device_row(self, dev: str, t_ns: int | None = None) -> Device:
+        """The device's store row from what is known now (placement included: an upsert
+        replaces the whole row)."""
+        target = next(t for t in self.targets if t.instance == dev)
+        d = self._dev.get(dev, {})
+        info = self._dev_info.get(dev, {})
+        pl = self.placements.get(dev)
+        fw = info.get("firmware")
+        if fw is not None and info.get("model"):
+            fw = f"{fw} ({info['model']})"
+        level = d.get("battery")
+        return Device(
+            id=dev,
+            profile=target.profile.id,  # type: ignore[union-attr]
+            name=str(target.name or info.get("model") or ""),
+            address=d.get("address"),
+            battery_pct=float(level) if level is not None else None,
+            firmware=str(fw)[:100] if fw is not None else None,
+            placement_muscle=pl.muscle if pl is not None else None,
+            placement_side=pl.side if pl is not None else None,
+            wearer_id=self.wearer_id,
+            last_seen_ns=t_ns if t_ns is not None else d.get("last_seen_ns"),
+        )
+
+    def _put_device(self, dev: str, t_ns: int | None = None) -> None:
+        if t_ns is not None:
+            self._dev.setdefault(dev, {})["last_seen_ns"] = t_ns
+        row = self._device_row(dev, t_ns)
+        self._store_put("device", lambda s: s.upsert_device(row))
+
+    def _record_meta(self, fn: Callable[[RecordingWriter], Any]) -> None:
+        """Run ``fn(writer)`` in the recorder's thread (the writer is not thread-safe)."""
+        if self.writer is None:
+            return
+        q = self._rec_q
+        if q is None:
+            fn(self.writer)
+            return
+        try:
+            q.put_nowait(("meta", fn))
+        except asyncio.QueueFull:
+            self._dropped["recorder"] += 1
+
     def _on_device_event(self, ev: DeviceEvent) -> None:
         d = self._dev.setdefault(ev.device, {})
         kind = ev.kind
-        if kind == "battery":
-            d["battery"] = ev.detail.get("level")
-        elif kind in ("scanning", "connected", "disconnected", "reconnecting", "stopped"):
+        dev = ev.device
+        det = dict(ev.detail)
+        if kind in ("scanning", "connected", "disconnected", "reconnecting", "stopped"):
             d["state"] = kind
         if kind == "connected":
-            target = next(t for t in self.targets if t.instance == ev.device)
-            addr = ev.detail.get("address")
-            dev = Device(
-                id=ev.device,
-                profile=target.profile.id,  # type: ignore[union-attr]
-                name=str(target.name or ""),
-                address=str(addr) if addr else None,
-                battery_pct=d.get("battery"),
-                wearer_id=self.wearer_id,
-                last_seen_ns=ev.t_ns,
-            )
-            self._store_put("device", lambda s: s.upsert_device(dev))
-            self._line(f"{ev.device} connected")
+            addr = det.get("address")
+            if addr:
+                d["address"] = str(addr)
+            self._put_device(dev, ev.t_ns)
+            self._line(f"{dev} connected")
         elif kind == "disconnected":
-            self._line(f"{ev.device} disconnected; will reconnect")
+            cause = str(det.get("cause") or "disconnect")
+            self._disc_cause[dev] = cause
+            self._line(f"{dev} disconnected ({cause_text(cause)}); will reconnect")
         elif kind == "reconnecting":
             self._line(
-                f"{ev.device}: reconnecting in {ev.detail.get('in_s', 0):.1f} s "
-                f"(attempt {ev.detail.get('attempt', '?')})"
+                f"{dev}: reconnecting in {det.get('in_s', 0):.1f} s "
+                f"(attempt {det.get('attempt', '?')})"
             )
         elif kind == "error":
-            self._line(f"{ev.device}: {ev.detail.get('message', 'error')}")
-        if kind != "decode_error":
+            self._line(f"{dev}: {det.get('message', 'error')}")
+        elif kind == "battery":
+            level = det.get("level")
+            if isinstance(level, int) and 0 <= level <= 100:
+                changed = d.get("battery") != level
+                d["battery"] = level
+                if changed:
+                    self._put_device(dev, ev.t_ns)
+                    self._record_meta(lambda w, lv=level, t=ev.t_ns: w.add_battery(dev, lv, t))
+                    self._publish_health(dev)
+        elif kind in ("battery_low", "battery_critical"):
+            self._health_changes[kind] += 1
+            msg = det.get("message") or f"{dev}: battery {det.get('level')} %"
+            self._line(("WARNING: " if kind == "battery_critical" else "") + str(msg))
+            self._publish_health(dev, change={"kind": kind, **det})
+        elif kind == "device_info":
+            info = {k: v for k, v in det.items() if v is not None}
+            self._dev_info.setdefault(dev, {}).update(info)
+            self._put_device(dev)
+            self._record_meta(lambda w, i=dict(info): w.set_device_info(dev, i))
+            what = ", ".join(f"{k} {v}" for k, v in info.items() if k in ("model", "firmware"))
+            if what:
+                self._line(f"{dev}: {what}")
+        elif kind == "quality":
+            self._on_quality(dev, det)
+        elif kind == "wear":
+            self._on_wear(dev, det)
+        if kind not in ("decode_error", "quality", "wear", "battery_low", "battery_critical"):
             self._publish(
                 {
                     "type": "device_status",
-                    "device": ev.device,
+                    "device": dev,
                     "state": d.get("state"),
                     "battery": d.get("battery"),
+                    "battery_pct": d.get("battery"),
                     "profile": d.get("profile"),
+                    "placement": self.placements[dev].name if dev in self.placements else None,
                     "event": kind,
                     "t_ns": ev.t_ns,
                 }
             )
+
+    def _on_quality(self, dev: str, det: dict[str, Any]) -> None:
+        status, prev = det.get("status"), det.get("previous")
+        chan, stream = str(det.get("channel")), str(det.get("stream"))
+        self._health_changes["quality:" + str(status)] += 1
+        if prev is None and status == "good":
+            self._publish_health(dev)  # the first assessment: nothing to tell
+            return
+        kind = stream.rsplit(".", 1)[-1].upper()
+        t = int(det.get("t_ns") or self.clock.now_ns())
+        if status == "good":
+            was = _QUALITY_TEXT.get(str(prev), str(prev))
+            text = f"{dev}: {kind} channel {chan} signal good again (was: {was})"
+        elif status == "contact_lost":
+            text = f"{dev}: electrode contact lost on {kind} channel {chan}; check the electrode"
+        else:
+            text = f"{dev}: {_QUALITY_TEXT.get(str(status), status)} on {kind} channel {chan}"
+        self._line(text, t)
+        self._publish_health(dev, change={"kind": "quality", **det})
+
+    def _on_wear(self, dev: str, det: dict[str, Any]) -> None:
+        state = det.get("state")
+        self._health_changes["wear:" + str(state)] += 1
+        t = int(det.get("t_ns") or self.clock.now_ns())
+        self._worn_since[dev] = t
+        if state == "not_worn":
+            why = {"acc_still": "no movement at all", "emg_off": "electrodes off the skin"}.get(
+                str(det.get("reason")), str(det.get("reason"))
+            )
+            self._line(f"{dev}: not worn since {self._hhmmss(t)} ({why})", t)
+        else:
+            self._line(f"{dev}: worn again", t)
+        self._publish_health(dev, change={"kind": "wear", **det})
+
+    def _publish_health(self, dev: str, change: Mapping[str, Any] | None = None) -> None:
+        """A ``{"type": "health"}`` snapshot of ``dev`` on the bus.
+
+        The fields of :meth:`DeviceHealthTracker.snapshot` (``battery``, ``device_info``,
+        ``quality``, ``worn``, ``worn_since_ns``, ``wear_today``), built from the tracker's
+        cheap accessors: ``snapshot()`` itself recomputes the wear time from every block
+        seen, which grows with the run; ``wear_today`` comes from the last wear-time write
+        (every ``wear_every_s``) instead. ``quality[stream]["last"]`` is not included.
+        """
+        if self.bus is None:
+            return
+        tr = self.trackers.get(dev)
+        d = self._dev.get(dev, {})
+        snap: dict[str, Any] = {"device": dev, "battery": None, "device_info": None,
+                                "quality": {}, "worn": None, "worn_since_ns": None,
+                                "wear_today": self._wear_today.get(dev)}  # fmt: skip
+        channels: dict[str, list[str]] = {}
+        if tr is not None:
+            b = tr.battery
+            if b is not None:
+                snap["battery"] = {"level": b.level, "t_ns": b.t_ns, "low": b.level <= 20}
+            info = tr.device_info
+            snap["device_info"] = info.to_dict() if info is not None else None
+            for k, sp in tr.specs.items():
+                if sp.kind == "emg":
+                    channels[k] = list(sp.channels)
+                    snap["quality"][k] = {"channels": tr.quality_status(k)}
+            snap["worn"] = tr.worn
+            snap["worn_since_ns"] = self._worn_since.get(dev)
+        if snap["battery"] is None and d.get("battery") is not None:
+            snap["battery"] = {"level": d["battery"], "t_ns": None, "low": d["battery"] <= 20}
+        ev = {
+            "type": "health",
+            **snap,
+            "state": d.get("state"),
+            "profile": d.get("profile"),
+            "placement": self.placements[dev].name if dev in self.placements else None,
+            "channels": channels,
+            "last_loss": self._last_loss.get(dev),
+            "t_ns": self.clock.now_ns(),
+        }
+        if change is not None:
+            ev["change"] = dict(change)
+        self._health_pub[dev] = time.monotonic()
+        self._publish(ev)
 
     async def _pump(self) -> None:
         """Move blocks from the BLE session into the detection queue (never blocks)."""
@@ -820,7 +1253,11 @@ class Monitor:
         for g in block.gaps:
             self._gaps[key] += 1
             self._missing[key] += g.n_missing
-            if g.duration_s >= self.signal_loss_after_s and dev not in self._open_loss:
+            if dev in self._open_loss:
+                # the session states the cause of the gap that spans the loss: keep it
+                if g.cause not in ("overflow", "import") and g.duration_s >= 1.0:
+                    self._set_loss_cause(dev, g.cause)
+            elif g.duration_s >= self.signal_loss_after_s and not self._known_loss(dev, g):
                 self._retro_loss(dev, block.spec.kind, g)
         if block.n_samples:
             self._last_data[dev] = now
@@ -909,6 +1346,10 @@ class Monitor:
 
     def _on_update(self, u: EpisodeUpdate, now: int) -> None:
         ep = u.episode
+        if ep.placement is None:
+            where = self.placement_for(ep.device)
+            if where is not None:
+                ep = dataclasses.replace(ep, placement=where)
         self._episodes[u.kind] += 1
         if u.kind == "retract":
             eid = ep.id
@@ -999,6 +1440,39 @@ class Monitor:
             recording_id=self.recording_id,
         )
         self._store_put("signal_loss", lambda s: s.upsert_signal_loss(loss))
+        self._signal_losses += 1
+        self._note_loss(loss, open_=False)
+        self._line(
+            f"{dev}: {g.duration_s:.0f} s of {kind} data missing from {self._hhmmss(g.start_ns)} "
+            f"({cause_text(g.cause)})",
+            g.end_ns,
+        )
+
+    def _known_loss(self, dev: str, g: Gap) -> bool:
+        """Whether ``g`` is the loss already reported for ``dev`` (the other streams of a
+        device that came back carry the same gap after its first stream closed the loss)."""
+        last = self._last_loss.get(dev)
+        if last is None:
+            return False
+        tol = 2 * _NS
+        return g.start_ns < last["end_ns"] + tol and g.end_ns > last["start_ns"] - tol
+
+    def _note_loss(self, loss: SignalLoss, *, open_: bool) -> None:
+        self._last_loss[loss.device] = {
+            "start_ns": loss.start_ns,
+            "end_ns": loss.end_ns,
+            "cause": loss.cause,
+            "cause_text": cause_text(loss.cause),
+            "stream": loss.stream,
+            "open": open_,
+        }
+        self._publish_health(loss.device)
+
+    def _set_loss_cause(self, dev: str, cause: str) -> None:
+        old = self._open_loss[dev]
+        if old.cause == cause:
+            return
+        self._open_loss[dev] = dataclasses.replace(old, cause=cause)
 
     def _check_losses(self, now: int) -> None:
         after = round(self.signal_loss_after_s * _NS)
@@ -1019,11 +1493,15 @@ class Monitor:
             if now - last < after:
                 continue
             state = info.get("state")
-            cause = (
-                "disconnect"
-                if state in ("disconnected", "reconnecting", "scanning")
-                else ("unknown")
-            )
+            if state in ("disconnected", "reconnecting", "scanning"):
+                cause = self._disc_cause.get(dev, "disconnect")
+            else:  # connected but silent: what the health tracker knows, else unknown
+                tr = self.trackers.get(dev)
+                cause = "unknown"
+                if tr is not None and tr.worn is False:
+                    cause = "not_worn"
+                elif tr is not None and tr.contact_lost:
+                    cause = "bad_contact"
             start = self._last_t.get(dev, last)
             loss = SignalLoss(
                 id=new_id(),
@@ -1039,10 +1517,17 @@ class Monitor:
             self._loss_updated[dev] = now
             self._signal_losses += 1
             self._store_put("signal_loss", lambda s, x=loss: s.upsert_signal_loss(x))
-            self._publish({"type": "signal_loss", "open": True, **loss.to_dict()})
+            self._publish({"type": "signal_loss", "open": True, **loss.to_dict(),
+                           "cause_text": cause_text(cause)})  # fmt: skip
+            self._note_loss(loss, open_=True)
+            how = (
+                "disconnected"
+                if state in ("disconnected", "reconnecting", "scanning")
+                else ("connected but silent")
+            )
             self._line(
                 f"ALERT: no signal from {dev} for {(now - loss.start_ns) / _NS:.0f} s "
-                f"({'disconnected' if cause == 'disconnect' else 'device silent'}); "
+                f"({how}; cause: {cause_text(cause)}); "
                 "check that it is worn, switched on and in range"
             )
 
@@ -1063,15 +1548,137 @@ class Monitor:
             old.cause, old.wearer_id, old.recording_id,
         )  # fmt: skip
         self._store_put("signal_loss", lambda s: s.upsert_signal_loss(new))
-        self._publish({"type": "signal_loss", "open": False, **new.to_dict()})
+        self._publish({"type": "signal_loss", "open": False, **new.to_dict(),
+                       "cause_text": cause_text(new.cause)})  # fmt: skip
+        self._note_loss(new, open_=still_open)
         if not still_open:
-            self._line(f"{dev}: signal back after {new.duration_s:.0f} s")
+            self._line(
+                f"{dev}: signal back after {new.duration_s:.0f} s (cause: {cause_text(new.cause)})"
+            )
 
     async def _watchdog(self) -> None:
         step = min(1.0, self.signal_loss_after_s / 4)
         while True:
             await self.clock.sleep(step)
             self._check_losses(self.clock.now_ns())
+
+    # ------------------------------------------------------------------ health, wear, retention
+
+    def _init_placements(self) -> list[str]:
+        """Store thread, at run start: record the requested placements (from the start of
+        the run); load every device's current placement. Returns lines to show."""
+        lines = []
+        t0 = self._t0_ns
+        for dev, (muscle, side) in self._placement_req.items():
+            cur = self.store.placement_at(dev, t0)
+            if cur is not None and (cur.muscle, cur.side) == (muscle, side):
+                continue  # already there: no new interval
+            try:
+                self.store.set_placement(dev, muscle, side, t0, wearer_id=self.wearer_id)
+            except StoreError as exc:
+                lines.append(f"{dev}: placement not stored: {exc}")
+        for dev in self._dev:
+            pl = self.store.placement_at(dev, t0)
+            if pl is not None:
+                self.placements[dev] = pl
+                lines.append(f"{dev} placed on {pl.name}")
+            else:
+                self.placements.pop(dev, None)
+        return lines
+
+    async def _health_loop(self) -> None:
+        """Periodic health snapshots on the bus (wall clock, like the status)."""
+        if self.bus is None or not self.trackers:
+            return
+        while True:
+            await asyncio.sleep(min(1.0, self.health_every_s))
+            now = time.monotonic()
+            for dev in self.trackers:
+                if now - self._health_pub.get(dev, 0.0) >= self.health_every_s:
+                    self._publish_health(dev)
+
+    async def _wear_loop(self) -> None:
+        if not self.trackers:
+            return
+        while True:
+            await self.clock.sleep(self.wear_every_s)
+            self._write_wear()
+
+    def _write_wear(self) -> None:
+        """Wear time of this run per device and local day -> the store.
+
+        The store's row for a day is set to what it held when this run first wrote that day
+        plus this run's total, so a later correction of the tracker (a not-worn decision
+        dates back to the start of the stillness) lowers it again and a second run on the
+        same day adds to the first one."""
+        for dev, tr in self.trackers.items():
+            if (
+                dev in self._last_t
+                and self._dev.get(dev, {}).get("last_seen_ns") != self._last_t[dev]
+            ):
+                self._put_device(dev, self._last_t[dev])  # last seen, battery, firmware
+            days = tr.wear_days()
+            if days:
+                last = days[-1]
+                self._wear_today[dev] = {
+                    "date": last.date.isoformat(),
+                    "worn_s": round(last.worn_s, 3),
+                    "usable_s": round(last.usable_s, 3),
+                    "recorded_s": round(last.recorded_s, 3),
+                }
+            for day in days:
+                key = (dev, day.date)
+                worn = min(day.worn_s, 90_000.0)
+                usable = min(day.usable_s, worn)
+                if self._wear_sent.get(key) == (worn, usable):
+                    continue
+                self._wear_sent[key] = (worn, usable)
+
+                def put(
+                    s: EventStore,
+                    key: tuple[str, dt.date] = key,
+                    worn: float = worn,
+                    usable: float = usable,
+                ) -> None:
+                    dev_, date = key
+                    if key not in self._wear_base:
+                        rows = s.wear_time(self.wearer_id, date, date, device=dev_)
+                        base = (rows[0].worn_s, rows[0].usable_s) if rows else (0.0, 0.0)
+                        self._wear_base[key] = base
+                    bw, bu = self._wear_base[key]
+                    w_ = min(bw + worn, 90_000.0)
+                    s.set_wear_time(WearTime(self.wearer_id, date, dev_, w_, min(bu + usable, w_)))
+                    self._wear_rows += 1
+
+                self._store_put("wear_time", put)
+
+    async def _retention_loop(self) -> None:
+        """Prune raw recordings past the retention period: at start, then every
+        ``retention_every_s`` (a day) of the monitor's clock."""
+        from spasmwatch.store._ownership import apply_retention
+
+        assert self.retention_every_s is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            now = self.clock.now_ns()
+            try:
+                rep = await loop.run_in_executor(
+                    self._store_exec,
+                    lambda now=now: apply_retention(self.store, self.data_dir, now_ns=now),
+                )
+            except Exception as exc:  # a bad setting must not stop monitoring
+                self._line(f"retention not applied: {exc}")
+                rep = None
+            self._retention_runs += 1
+            if rep is not None:
+                self._pruned += len(rep.pruned)
+                if rep.pruned:
+                    self._line(
+                        f"retention: removed {len(rep.pruned)} raw recording(s) older than "
+                        f"{rep.older_than_days:g} days ({rep.bytes / 1e6:.1f} MB); episodes, "
+                        "labels and wear time are kept"
+                    )
+            await self.clock.sleep(self.retention_every_s)
 
     # ------------------------------------------------------------------ housekeeping
 
@@ -1156,18 +1763,41 @@ class Monitor:
             if items:
                 await loop.run_in_executor(self._store_exec, self._apply_store, items)
 
-    def _write_blocks(self, items: list[tuple[SampleBlock, Gap | None]]) -> None:
+    def _write_blocks(self, items: list[tuple[Any, Any]]) -> None:
+        """Recorder thread: write blocks (and their EMG quality), or run metadata calls."""
         w = self.writer
         assert w is not None
         t0 = time.perf_counter_ns()
         for block, gap in items:
+            if isinstance(block, str):  # ("meta", fn): battery, device info
+                try:
+                    gap(w)
+                except Exception:
+                    log.exception("spasmwatch: recording metadata failed")
+                continue
             try:
                 if gap is not None and block.spec.key in w.keys:
                     w.add_gap(block.spec.key, gap)
                 w.write(block)
+                if block.spec.kind == "emg" and self.trackers:
+                    self._record_quality(w, block)
             except Exception:
                 log.exception("spasmwatch: recording a %s block failed", block.spec.key)
         self._lat["record"].add(time.perf_counter_ns() - t0)
+
+    def _record_quality(self, w: RecordingWriter, block: SampleBlock) -> None:
+        """Per-window EMG quality of the recorded samples -> ``writer.add_quality``.
+
+        The same assessment (same settings) as the device's health tracker, run on the
+        blocks the recorder wrote, in the recorder's thread: the manifest's quality then
+        describes exactly the stored samples (windows restart after every gap)."""
+        key = block.spec.key
+        mon = self._rec_quality.get(key)
+        if mon is None:
+            qkw = dict(self.health_options.get("quality") or {})
+            mon = self._rec_quality[key] = EmgQualityMonitor(block.spec, **qkw)
+        for r in mon.update(block):
+            w.add_quality(key, r)
 
     async def _record_loop(self) -> None:
         q = self._rec_q

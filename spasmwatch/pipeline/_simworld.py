@@ -11,6 +11,7 @@ each device's own bytes through the real ``BleakClient`` API.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from spasmwatch.acquisition import (
 )
 from spasmwatch.simulation import SimulationResult, WearerProfile
 
-__all__ = ["FallbackSource", "demo_wearer", "simulated_world", "stream_epochs"]
+__all__ = ["FallbackSource", "FlatChannels", "demo_wearer", "simulated_world", "stream_epochs"]
 
 
 class FallbackSource:
@@ -45,6 +46,65 @@ class FallbackSource:
         """See :meth:`spasmwatch.acquisition.SignalSource.read`."""
         src = self.primary if kind in self.primary_kinds else self.fallback
         return src.read(kind, start_index, n, rate_hz, n_channels)
+
+
+class FlatChannels:
+    """A :class:`~spasmwatch.acquisition.SignalSource` whose channels ``channels`` of stream
+    kind ``kind`` go flat (a constant ``value``) from sample ``from_index`` until
+    ``to_index``: an electrode that lost contact, a broken lead, a device lying still (flat
+    horizontal ACC axes leave only the sensor noise on the vertical one). Everything else
+    comes from ``source`` unchanged.
+
+    Parameters
+    ----------
+    source : SignalSource
+        The signals otherwise.
+    kind : str
+        Stream kind, e.g. ``"emg"``.
+    channels : sequence of int
+        Column indices (0-based, in the stream's channel order) that go flat.
+    from_index : int
+        First flat sample (the stream's sample index; ``rate * seconds``).
+    to_index : int, optional
+        First sample after the flat stretch (default: flat for good).
+    value : float
+        The constant, in the stream's units.
+    """
+
+    def __init__(
+        self,
+        source: SignalSource,
+        kind: str,
+        channels: Sequence[int],
+        from_index: int = 0,
+        value: float = 0.0,
+        to_index: int | None = None,
+    ) -> None:
+        self.source = source
+        self.kind = kind
+        self.channels = tuple(int(c) for c in channels)
+        self.from_index = int(from_index)
+        self.value = float(value)
+        self.to_index = None if to_index is None else int(to_index)
+
+    def read(
+        self, kind: str, start_index: int, n: int, rate_hz: float, n_channels: int
+    ) -> np.ndarray:
+        """See :meth:`spasmwatch.acquisition.SignalSource.read`."""
+        x = self.source.read(kind, start_index, n, rate_hz, n_channels)
+        end = self.to_index
+        if (
+            kind != self.kind
+            or start_index + n <= self.from_index
+            or (end is not None and start_index >= end)
+        ):
+            return x
+        x = np.array(x, dtype=np.float64, copy=True)
+        first = max(0, self.from_index - start_index)
+        last = n if end is None else min(n, end - start_index)
+        cols = [c for c in self.channels if 0 <= c < n_channels]
+        x[first:last, cols] = self.value
+        return x
 
 
 def demo_wearer(**overrides: object) -> WearerProfile:
@@ -72,6 +132,8 @@ def simulated_world(
     clock: SimClock | None = None,
     faults: FaultConfig | dict[str, FaultConfig] | None = None,
     seed: int = 0,
+    battery_level: int | dict[str, int] = 87,
+    flat: dict[str, tuple[Any, ...]] | None = None,
 ) -> SimWorld:
     """A :class:`SimWorld` with one simulated device per profile id in ``devices``.
 
@@ -92,6 +154,13 @@ def simulated_world(
         Faults of every device, or per profile id.
     seed : int
         Seed of the devices' fault draws and generator signals.
+    battery_level : int or dict
+        Battery level (%) of every device when it is added, or per profile id (it drains
+        with ``FaultConfig.battery_drain_per_h``).
+    flat : dict, optional
+        ``{profile id: (kind, channels, after_s[, until_s])}``: these channels of that
+        stream are flat from ``after_s`` (until ``until_s``) seconds after the stream's
+        sample 0 (:class:`FlatChannels`).
     """
     if clock is None:
         clock = SimClock(speed, start_ns=result.start_ns if result is not None else None)
@@ -104,8 +173,18 @@ def simulated_world(
         if result is not None and dev in rendered:
             kinds = [s.kind for s in result.specs.values() if s.device == dev]
             source = FallbackSource(result.source_for(dev), kinds, gen)
+        if flat and dev in flat:
+            kind, chans, after_s, *until = flat[dev]
+            rate = next(sp.rate_hz for sp in profile.streams if sp.kind == kind)
+            to = round(until[0] * rate) if until and until[0] is not None else None
+            source = FlatChannels(source, kind, chans, round(after_s * rate), to_index=to)
         f = faults.get(dev) if isinstance(faults, dict) else faults
-        world.add(SimulatedDevice(profile, source=source, faults=f, seed=seed * 100 + i))
+        level = battery_level.get(dev, 87) if isinstance(battery_level, dict) else battery_level
+        world.add(
+            SimulatedDevice(
+                profile, source=source, faults=f, seed=seed * 100 + i, battery_level=int(level)
+            )
+        )
     return world
 
 

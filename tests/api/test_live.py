@@ -135,3 +135,18 @@ def test_websocket_scopes_events_per_caller(env):
         with pytest.raises(WebSocketDisconnect) as exc:
             ws.receive_json()
         assert exc.value.code == 1001
+
+
+def test_bus_replays_latest_health_per_wearer_and_device():
+    async def main():
+        bus = LiveBus()
+        for wearer, dev, level in [("a", "myo", 80), ("a", "myo", 19), ("b", "myo", 50),
+                                   ("a", "polar-h10", 70)]:  # fmt: skip
+            bus.publish({"type": "health", "wearer_id": wearer, "device": dev, "battery": level})
+        sub = bus.subscribe()
+        got = []
+        while (ev := sub.get_nowait()) is not None:
+            got.append((ev["wearer_id"], ev["device"], ev["battery"]))
+        assert sorted(got) == [("a", "myo", 19), ("a", "polar-h10", 70), ("b", "myo", 50)]
+
+    asyncio.run(main())

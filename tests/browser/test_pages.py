@@ -266,3 +266,85 @@ def test_pages_load_without_errors_and_reject_bad_token(server, page):
     page.goto(f"{server.url}/timeline?token=sw_wrong")
     page.wait_for_selector("#token-form.show")
     assert page.js_errors == []
+
+
+def _monitor_events(tmp_dir, wearer_id: str) -> list[dict]:
+    """Bus events of a short simulated monitor run: Myo EMG channel ch3 goes flat after 5 s,
+    the battery starts at 19 %, the link drops once."""
+    import asyncio
+
+    from spasmwatch.acquisition import FaultConfig
+    from spasmwatch.api import LiveBus
+    from spasmwatch.pipeline import Monitor, simulated_world
+
+    faults = FaultConfig(disconnect_every_s=20.0, reconnect_delay_s=5.0)
+    world = simulated_world(
+        ["myo"], speed=20.0, faults=faults, battery_level=19, flat={"myo": ("emg", [3], 5.0)}
+    )
+    c, s = world.backends()
+    bus = LiveBus(maxsize=100_000)
+    events: list[dict] = []
+
+    async def main():
+        sub = bus.subscribe()
+        mon = Monitor(
+            ["myo"], store=tmp_dir / "mon.db", clock=world.clock, client_backend=c,
+            scanner_backend=s, live_bus=bus, wearer_id=wearer_id, signal_loss_after_s=2.0,
+            on_line=lambda _: None, placements={"myo": "right-gastrocnemius"}, tz="UTC",
+            health_every_s=0.2, wear_every_s=5.0,
+        )  # fmt: skip
+        try:
+            await mon.run(40.0)
+        finally:
+            await world.aclose()
+        while (ev := sub.get_nowait()) is not None:
+            events.append(ev)
+
+    # Playwright's sync API holds this thread's event loop: the monitor gets its own thread
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as ex:
+        ex.submit(asyncio.run, main()).result(timeout=120)
+    return events
+
+
+def test_live_device_health_panel(server, page, screenshots, tmp_path):
+    events = _monitor_events(tmp_path, "alice")
+    kinds = {e["type"] for e in events}
+    assert {"health", "signal_loss", "device_status"} <= kinds
+    assert all(e.get("wearer_id") == "alice" for e in events)
+    page.goto(f"{server.url}/live?token={server.tokens['wearer']}")
+    page.wait_for_selector("#conn.on")
+    _wait(lambda: server.bus.n_subscribers >= 1, what="live subscriber")
+    for ev in events:
+        if ev["type"] in ("health", "signal_loss", "device_status"):
+            server.bus.publish_threadsafe(ev)
+    # bob's device never shows on alice's page
+    server.bus.publish_threadsafe({**events[-1], "type": "health", "wearer_id": "bob",
+                                   "device": "bobs-myo"})  # fmt: skip
+    card = page.locator(".hcard[data-device='myo']")
+    card.wait_for()
+    _wait(lambda: card.locator(".qdot[data-channel='ch3']").get_attribute("data-status")
+          == "contact_lost", what="ch3 contact lost")  # fmt: skip
+    dot = card.locator(".qdot[data-channel='ch3']")
+    assert dot.get_attribute("title") == "ch3: electrode contact lost"
+    assert card.locator(".qdot[data-status='good']").count() == 7
+    assert "ch3 electrode contact lost" in card.locator(".qsum").inner_text()
+    battery = card.locator(".hrow.battery")
+    assert (
+        "low" in battery.get_attribute("class") and int(battery.get_attribute("data-level")) <= 19
+    )
+    assert "charge" in battery.inner_text()
+    assert card.get_attribute("data-battery-low") == "1"
+    assert card.get_attribute("data-worn") == "worn"
+    loss = card.locator(".hrow.loss")
+    assert loss.get_attribute("data-cause") in {"disconnect", "out_of_range", "unknown"}
+    assert "Last signal loss" in loss.inner_text() and " — " in loss.inner_text()
+    wear = card.locator(".hrow.wear")
+    assert (
+        wear.inner_text().startswith("Worn today") and float(wear.get_attribute("data-worn-s")) > 15
+    )
+    assert "gastrocnemius-right" in card.locator(".hhead").inner_text()
+    assert page.locator(".hcard[data-device='bobs-myo']").count() == 0
+    page.screenshot(path=str(screenshots / "live-health.png"), full_page=True)
+    assert page.js_errors == []

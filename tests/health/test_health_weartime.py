@@ -180,3 +180,22 @@ def test_one_low_wear_rule():
         c = count_with_wear(5, s)
         assert c.low_wear == is_low_wear(s) == ("low wear" in c.text)
         assert (c.rate_per_24h_worn is None) == c.low_wear
+
+
+def test_contiguous_blocks_keep_one_interval_so_memory_stays_bounded():
+    """A live Myo sends ~900k blocks an hour; contiguous ones must coalesce, not pile up."""
+    import numpy as np
+
+    from spasmwatch.core import SampleBlock, StreamSpec
+    from spasmwatch.health import WearTimeAccumulator
+
+    spec = StreamSpec("myo", "acc", ("x", "y", "z"), 50.0, "mG")
+    acc = WearTimeAccumulator("UTC")
+    t0 = 1_700_000_000_000_000_000
+    for k in range(2000):
+        t = t0 + (np.arange(2) + 2 * k) * 20_000_000
+        acc.update(SampleBlock(spec, t.astype(np.int64), np.zeros((2, 3)), first_index=2 * k))
+    dev = acc._dev["myo"]
+    assert len(dev.recorded) == 1 and len(dev.acc_recorded) == 1
+    (day,) = acc.days("myo")
+    assert day.recorded_s == pytest.approx(2000 * 2 * 0.02)

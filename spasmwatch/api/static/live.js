@@ -1,9 +1,10 @@
-// Live page: device status, activity bar, episodes as they happen, breathing guide.
+// Live page: device status and health, activity bar, episodes as they happen, breathing guide.
 "use strict";
 
 (() => {
   const $ = (id) => document.getElementById(id);
   const devices = new Map();
+  const health = new Map();
   const episodes = new Map();
   let ws = null;
   let retry = 500;
@@ -22,10 +23,145 @@
       const el = document.createElement("span");
       el.className = "device " + (d.state || "");
       let text = d.device + ": " + (d.state || "?");
-      if (d.battery_pct !== undefined && d.battery_pct !== null) text += " · battery " + Math.round(d.battery_pct) + " %";
+      const level = d.battery_pct !== undefined && d.battery_pct !== null ? d.battery_pct : d.battery;
+      if (level !== undefined && level !== null) text += " · battery " + Math.round(level) + " %";
       el.textContent = text;
       box.appendChild(el);
     }
+  }
+
+  // ---------------------------------------------------------------- device health
+  const QUALITY = {
+    good: "good", contact_lost: "electrode contact lost", saturation: "signal saturated",
+    powerline: "mains (powerline) interference", motion_artefact: "motion artefact",
+  };
+  const CAUSE = {
+    disconnect: "the link dropped", out_of_range: "out of range", battery: "battery empty",
+    not_worn: "not worn", bad_contact: "electrode contact lost", host_asleep: "this computer was asleep",
+    packet_loss: "radio packets lost", decode_error: "undecodable data", overflow: "the monitor fell behind",
+    unknown: "cause unknown",
+  };
+
+  function fmtHours(s) {
+    s = Math.max(0, Number(s) || 0);
+    if (s < 60) return Math.round(s) + " s";
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return h ? h + " h " + m + " min" : m + " min";
+  }
+
+  function row(cls, text) {
+    const el = document.createElement("div");
+    el.className = "hrow " + cls;
+    el.textContent = text;
+    return el;
+  }
+
+  function renderHealth() {
+    const box = $("health");
+    box.textContent = "";
+    if (!health.size) { box.innerHTML = '<span class="muted">no health report yet</span>'; return; }
+    for (const h of [...health.values()].sort((a, b) => String(a.device).localeCompare(String(b.device)))) {
+      const card = document.createElement("div");
+      card.className = "hcard";
+      card.dataset.device = h.device;
+      const head = document.createElement("div");
+      head.className = "hhead";
+      const name = document.createElement("strong");
+      name.textContent = h.device;
+      head.appendChild(name);
+      if (h.placement) { const p = document.createElement("span"); p.className = "muted"; p.textContent = " on " + h.placement; head.appendChild(p); }
+      if (h.state) { const st = document.createElement("span"); st.className = "hstate " + h.state; st.textContent = h.state; head.appendChild(st); }
+      card.appendChild(head);
+      // battery
+      const b = h.battery;
+      if (b && b.level !== undefined && b.level !== null) {
+        const lvl = Math.round(Number(b.level));
+        const crit = lvl <= 10, low = !!b.low || lvl <= 20;
+        const el = row("battery" + (crit ? " critical" : low ? " low" : ""),
+          "Battery " + lvl + " %" + (crit ? " — charge now, recording will stop soon" : low ? " — low, charge it soon" : ""));
+        el.dataset.level = String(lvl);
+        card.dataset.batteryLow = low ? "1" : "0";
+        card.appendChild(el);
+      } else {
+        card.appendChild(row("battery muted", "Battery: not reported"));
+      }
+      // worn
+      const worn = h.worn === true ? "worn" : h.worn === false ? "not_worn" : "unknown";
+      card.dataset.worn = worn;
+      card.appendChild(row("worn " + worn, worn === "worn" ? "Worn" : worn === "not_worn"
+        ? "Not worn" + (h.worn_since_ns ? " since " + SW.fmtTime(SW.toMs(h.worn_since_ns)) : "")
+        : "Worn: not known yet"));
+      // EMG quality per channel
+      const q = h.quality || {};
+      for (const stream of Object.keys(q).sort()) {
+        const chans = q[stream].channels || {};
+        const names = (h.channels && h.channels[stream]) || Object.keys(chans);
+        const el = document.createElement("div");
+        el.className = "hrow quality";
+        el.dataset.stream = stream;
+        const label = document.createElement("span");
+        label.textContent = stream.split(".").pop().toUpperCase() + " ";
+        el.appendChild(label);
+        const bad = [];
+        for (const c of names) {
+          const st = chans[c] || null;
+          const dot = document.createElement("span");
+          dot.className = "qdot q-" + (st || "none");
+          dot.dataset.channel = c;
+          dot.dataset.status = st || "";
+          const words = st ? (QUALITY[st] || st) : "not assessed yet";
+          dot.title = c + ": " + words;
+          dot.setAttribute("role", "img");
+          dot.setAttribute("aria-label", c + ": " + words);
+          el.appendChild(dot);
+          if (st && st !== "good") bad.push(c + " " + words);
+        }
+        const sum = document.createElement("span");
+        sum.className = "qsum" + (bad.length ? " warn" : "");
+        sum.textContent = bad.length ? " " + bad.join("; ") : " all channels good";
+        if (!Object.values(chans).some((x) => x)) sum.textContent = " not assessed yet";
+        el.appendChild(sum);
+        card.appendChild(el);
+      }
+      // last signal loss
+      const l = h.last_loss;
+      if (l && l.start_ns) {
+        const dur = Math.max(0, (Number(l.end_ns) - Number(l.start_ns)) / 1e9);
+        const el = row("loss" + (l.open ? " open" : ""), "Last signal loss " + SW.fmtTime(SW.toMs(l.start_ns)) +
+          ", " + SW.fmtDur(dur) + (l.open ? " so far" : "") + " — " + (l.cause_text || CAUSE[l.cause] || l.cause));
+        el.dataset.cause = l.cause;
+        card.appendChild(el);
+      } else {
+        card.appendChild(row("loss muted", "No signal loss"));
+      }
+      // today's wear time
+      const w = h.wear_today;
+      if (w) {
+        const el = row("wear", "Worn today " + fmtHours(w.worn_s) + " (" + fmtHours(w.usable_s) + " usable signal)");
+        el.dataset.wornS = String(w.worn_s);
+        card.appendChild(el);
+      }
+      box.appendChild(card);
+    }
+  }
+
+  function onHealth(ev) {
+    const old = health.get(ev.device) || {};
+    health.set(ev.device, Object.assign({}, old, ev));
+    renderHealth();
+    const c = ev.change;
+    if (!c) return;
+    if (c.kind === "battery_low" || c.kind === "battery_critical") SW.status(c.message || (ev.device + ": battery low"), c.kind === "battery_critical");
+    else if (c.kind === "quality" && c.status === "contact_lost") SW.status(ev.device + ": electrode contact lost on channel " + c.channel, true);
+    else if (c.kind === "wear") SW.status(ev.device + (c.state === "not_worn" ? ": not worn" : ": worn again"));
+  }
+
+  function onLoss(ev) {
+    if (!ev.device) return;
+    const h = Object.assign({ device: ev.device }, health.get(ev.device) || {});
+    h.last_loss = { start_ns: ev.start_ns, end_ns: ev.end_ns, cause: ev.cause, cause_text: ev.cause_text, open: !!ev.open };
+    health.set(ev.device, h);
+    renderHealth();
   }
 
   function setActivity(level) {
@@ -197,7 +333,13 @@
         setConn(true, ev.live ? "live" : "connected (no live source)");
         break;
       case "device_status":
-        devices.set(ev.device, ev); renderDevices(); break;
+        devices.set(ev.device, ev); renderDevices();
+        if (health.has(ev.device) && ev.state) { health.get(ev.device).state = ev.state; renderHealth(); }
+        break;
+      case "health":
+        onHealth(ev); break;
+      case "signal_loss":
+        onLoss(ev); break;
       case "detection":
         if (ev.activity !== undefined) setActivity(ev.activity);
         break;
