@@ -553,7 +553,10 @@ class SimulatedDevice:
         if link is None:
             return
         self.disconnects += 1
-        self._available_at = t_ns + int(self.faults.reconnect_delay_s * 1e9)
+        # the outage runs from when the drop really happened (it can fire late under load)
+        self._available_at = max(t_ns, self.clock.running_ns()) + int(
+            self.faults.reconnect_delay_s * 1e9
+        )
         self._release(link)
         link._on_link_lost()
 

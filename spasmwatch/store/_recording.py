@@ -158,12 +158,41 @@ def _try_lock(path: Path) -> Any | None:
 
 
 def _index_of_rows(first_index: int, rows: np.ndarray, gaps: list[tuple[int, Gap]]) -> np.ndarray:
-    """Stream-wide sample index of each row number in ``rows`` (int64)."""
+    """Stream-wide sample index of each row number in ``rows`` (int64).
+
+    The direct form of the definition (one pass over the gaps per call); the replay uses
+    :class:`_RowIndex`, which computes the same from cumulative sums.
+    """
     idx = first_index + rows.astype(np.int64)
     for row, g in gaps:
         if row > 0 and g.n_missing:
             idx = idx + np.where(rows >= row, g.n_missing, 0)
     return idx
+
+
+class _RowIndex:
+    """Row number -> stream-wide sample index, in O(log n_gaps) per look-up.
+
+    ``index(row) = first_index + row + sum(g.n_missing for gaps with 0 < g.row <= row)``:
+    the gaps' rows are sorted once with the cumulative sums of their ``n_missing``, and
+    ``np.searchsorted`` finds how many gaps lie at or before each row.
+    """
+
+    def __init__(self, first_index: int, gaps: list[tuple[int, Gap]]) -> None:
+        pairs = sorted((r, g.n_missing) for r, g in gaps if r > 0 and g.n_missing)
+        self.first_index = int(first_index)
+        self.rows = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
+        self.cum = np.zeros(len(pairs) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter((m for _, m in pairs), np.int64, len(pairs)), out=self.cum[1:])
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        return self.first_index + rows + self.cum[np.searchsorted(self.rows, rows, "right")]
+
+    def at(self, row: int) -> int:
+        """The index of one row number."""
+        k = int(np.searchsorted(self.rows, row, "right"))
+        return self.first_index + int(row) + int(self.cum[k])
 
 
 # --------------------------------------------------------------------------- writer
@@ -1065,41 +1094,50 @@ class Recording:
         by_row: dict[int, list[Gap]] = {}
         for r, g in gaps:
             by_row.setdefault(r, []).append(g)
-        cuts = sorted({0, *(r for r in by_row if r < n)})
+        index = _RowIndex(first_index, gaps)
+        # rows where a block must start (a gap comes before them), in order, then n
+        cuts = iter([*sorted(r for r in by_row if 0 < r < n), n])
+        nxt_cut = next(cuts)
         pf = self._open(key) if n else None
         batch_iter = (
             pf.iter_batches(batch_size=max(block_samples, 4096)) if pf is not None else iter(())
         )
+        # samples read but not yet replayed: arrays, and the offset of the first unused row
         buf_t = np.empty(0, np.int64)
         buf_d = np.empty((0, spec.n_channels), np.float32)
+        pos = 0
         row = 0
         while row < n:
-            nxt_cut = next((c for c in cuts if c > row), n)
-            stop = min(row + block_samples, nxt_cut, n)
+            while nxt_cut <= row:
+                nxt_cut = next(cuts)
+            stop = min(row + block_samples, nxt_cut)
             need = stop - row
-            while buf_t.shape[0] < need:
-                b = next(batch_iter)
-                t, d = self._table_to_arrays(pa.Table.from_batches([b]), spec)
-                buf_t = np.concatenate([buf_t, t])
-                buf_d = np.concatenate([buf_d, d])
-            idx = int(_index_of_rows(first_index, np.array([row]), gaps)[0])
+            if buf_t.shape[0] - pos < need:
+                parts_t, parts_d = [buf_t[pos:]], [buf_d[pos:]]
+                have = buf_t.shape[0] - pos
+                while have < need:
+                    b = next(batch_iter)
+                    t, d = self._table_to_arrays(pa.Table.from_batches([b]), spec)
+                    parts_t.append(t)
+                    parts_d.append(d)
+                    have += t.shape[0]
+                buf_t, buf_d, pos = np.concatenate(parts_t), np.concatenate(parts_d), 0
             yield SampleBlock(
                 spec,
-                buf_t[:need].copy(),
-                buf_d[:need].copy(),
-                first_index=idx,
+                buf_t[pos : pos + need].copy(),
+                buf_d[pos : pos + need].copy(),
+                first_index=index.at(row),
                 gaps=tuple(by_row.get(row, ())),
             )
-            buf_t, buf_d = buf_t[need:], buf_d[need:]
+            pos += need
             row = stop
         tail = [g for r, g in gaps if r >= n]
         if tail:
-            idx = int(_index_of_rows(first_index, np.array([n]), gaps)[0])
             yield SampleBlock(
                 spec,
                 np.empty(0, np.int64),
                 np.empty((0, spec.n_channels), np.float32),
-                first_index=idx,
+                first_index=index.at(n),
                 gaps=tuple(tail),
             )
 

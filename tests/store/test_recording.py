@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from spasmwatch.core import Gap, SampleBlock, StreamSpec
 from spasmwatch.errors import RecordingError
 from spasmwatch.store import Recording, RecordingWriter, open_recording, write_recording
-from spasmwatch.store._recording import ROW_GROUP_ROWS
+from spasmwatch.store._recording import ROW_GROUP_ROWS, _index_of_rows, _RowIndex
 
 T0 = 1_700_000_000_000_000_000
 ACC = StreamSpec("polar-h10", "acc", ("x", "y", "z"), 200.0, "mG")
@@ -450,3 +450,46 @@ def test_metadata_must_be_json_ready_and_numpy_scalars_are_fine(tmp_path):
     assert not (tmp_path / "r").exists()  # nothing left behind
     rec = RecordingWriter(tmp_path / "r", meta={"n": np.int64(3), "v": np.float32(0.5)}).close()
     assert rec.manifest["meta"] == {"n": 3, "v": 0.5}
+
+
+# --------------------------------------------------------------------------- replay index
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    first_index=st.integers(0, 10**6),
+    gaps=st.lists(st.tuples(st.integers(0, 500), st.integers(0, 50)), max_size=40),
+    rows=st.lists(st.integers(0, 600), min_size=1, max_size=50),
+)
+def test_row_index_equals_the_definition(first_index, gaps, rows):
+    # gaps in any order, several on one row, rows 0 and n_missing 0 included
+    pairs = [(r, Gap(T0 + r, T0 + r + 1, m, "packet_loss")) for r, m in gaps]
+    ref = _index_of_rows(first_index, np.array(rows), pairs)
+    index = _RowIndex(first_index, pairs)
+    np.testing.assert_array_equal(index(np.array(rows)), ref)
+    assert [index.at(r) for r in rows] == ref.tolist()
+
+
+def test_replay_of_10000_gaps_reproduces_every_block(tmp_path):
+    # 10,000 losses of 1-3 samples between runs of 4 kept samples: the replay starts a
+    # block at each gap with the recorded first_index (the old replay summed all gaps per
+    # block, quadratic in their number; benchmarks/bench_detect.py times both)
+    n_gaps, run = 10_000, 4
+    lost = np.random.default_rng(1).integers(1, 4, n_gaps)
+    starts = np.concatenate([[0], np.cumsum(run + lost)])  # first index of each kept run
+    t, d = _signal(ACC, int(starts[-1]) + run)
+    blocks = [SampleBlock(ACC, t[:run], d[:run], 0)]
+    for s, k in zip(starts[1:].tolist(), lost.tolist(), strict=True):
+        gap = Gap(int(t[s - k]), int(t[s]), k, "packet_loss")
+        blocks.append(SampleBlock(ACC, t[s : s + run], d[s : s + run], s, (gap,)))
+    rec = write_recording(tmp_path / "r", blocks)
+    assert len(rec.gaps(ACC.key)) == n_gaps
+    replay = list(rec.iter_blocks(ACC.key, block_samples=3))
+    with_gaps = [(b.first_index, b.gaps) for b in replay if b.gaps]
+    assert with_gaps == [(b.first_index, b.gaps) for b in blocks[1:]]
+    assert len(replay) == 2 * (n_gaps + 1)  # each run of 4 in blocks of 3 and 1
+    for prev, nxt in itertools.pairwise(replay):
+        assert nxt.first_index == prev.end_index + sum(g.n_missing for g in nxt.gaps)
+    assert replay[-1].end_index == blocks[-1].end_index
+    np.testing.assert_array_equal(np.concatenate([b.t_ns for b in replay]), rec.read(ACC.key)[0])
+    np.testing.assert_array_equal(np.concatenate([b.data for b in replay]), rec.read(ACC.key)[1])
