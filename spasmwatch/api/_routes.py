@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from spasmwatch.api._auth import AuthRoute
-from spasmwatch.api._decimate import MAX_BUCKETS, minmax_buckets
+from spasmwatch.api._decimate import MAX_BUCKETS
 from spasmwatch.api._exports import (
     episodes_csv,
     episodes_fhir_bundle,
@@ -672,8 +672,8 @@ def recording_signal(
     b = rec.end_ns if b is None else b
     if b <= a:
         raise ConfigError(f"'end' must be after 'start' (got start={a}, end={b})")
-    t, data = rec.read(stream, a, b)
-    edges, lo, hi, counts = minmax_buckets(t, data, a, b, buckets)
+    # the stream's min/max pyramid when buckets are wide, raw samples when zoomed in
+    edges, lo, hi, counts = rec.minmax_buckets(stream, a, b, buckets)
     spec = rec.specs[stream]
     return _json(
         {

@@ -39,6 +39,7 @@ from typing import Any
 from spasmwatch._version import __version__
 from spasmwatch.errors import ConfigError, NotFoundError, StoreError
 from spasmwatch.store._migrations import LATEST_VERSION, schema_version
+from spasmwatch.store._pyramid import SIDECAR_SUFFIX
 
 try:
     import fcntl
@@ -418,6 +419,8 @@ def export_wearer(
                         rel = f.relative_to(folder)
                         if not f.is_file() or rel.parts[0] in ("segments", ".lock"):
                             continue
+                        if f.name.endswith(SIDECAR_SUFFIX):
+                            continue  # display cache, rebuilt from the stream on demand
                         put(
                             f"recordings/{name}/{rel.as_posix()}",
                             f.read_bytes(),

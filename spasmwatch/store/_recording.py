@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -43,6 +44,19 @@ from spasmwatch.core import Gap, SampleBlock, StreamSpec
 from spasmwatch.errors import RecordingError, SignalError
 from spasmwatch.health._quality import QualityReport
 from spasmwatch.health._tracker import QualityLog
+from spasmwatch.store._pyramid import (
+    MIN_CELLS_PER_BUCKET,
+    PYRAMID_MIN_SAMPLES,
+    CellBuilder,
+    Cells,
+    bucket_edges,
+    cell_ns_for,
+    cells_to_buckets,
+    minmax_buckets,
+    read_sidecar,
+    sidecar_path,
+    write_sidecar,
+)
 
 try:  # POSIX advisory locks tell a live recording from a crashed one.
     import fcntl
@@ -735,9 +749,12 @@ def _segment_schema(seg: Path) -> pa.Schema | None:
 
 
 def _compact_stream(
-    spec: StreamSpec, segs: list[Path], out: Path
+    spec: StreamSpec, segs: list[Path], out: Path, cells: CellBuilder | None = None
 ) -> tuple[int, int | None, int | None]:
-    """Segments -> ``out`` Parquet (via a temp file). Returns (rows, t_first, t_last)."""
+    """Segments -> ``out`` Parquet (via a temp file). Returns (rows, t_first, t_last).
+
+    If ``cells`` is given, every row written is also fed to it (the min/max pyramid).
+    """
     schema = _schema(spec)
     tmp = out.with_name(out.name + ".tmp")
     rows = 0
@@ -755,6 +772,8 @@ def _compact_stream(
             while table.num_rows >= ROW_GROUP_ROWS or (final and table.num_rows):
                 chunk = table.slice(0, ROW_GROUP_ROWS)
                 pw.write_table(chunk, row_group_size=ROW_GROUP_ROWS)
+                if cells is not None:
+                    cells.update(*_table_arrays(chunk, spec))
                 table = table.slice(chunk.num_rows)
             pending = table.to_batches() if table.num_rows else []
             pending_rows = table.num_rows
@@ -783,6 +802,32 @@ def _compact_stream(
         os.fsync(f.fileno())
     os.replace(tmp, out)
     return rows, t_first, t_last
+
+
+def _table_arrays(table: pa.Table, spec: StreamSpec) -> tuple[np.ndarray, np.ndarray]:
+    """``t_ns`` (int64, ``(n,)``) and samples (float32, ``(n, n_channels)``) of a table."""
+    t = table.column("t_ns").to_numpy().astype(np.int64, copy=False)
+    data = np.empty((table.num_rows, spec.n_channels), dtype=np.float32)
+    for j, c in enumerate(spec.channels):
+        data[:, j] = table.column(c).to_numpy()
+    return t, data
+
+
+def _write_pyramid(
+    stream_file: Path, spec: StreamSpec, rows: int, cells: Cells, *, fsync: bool
+) -> None:
+    """Write (or, for a short stream, remove) the min/max sidecar of ``stream_file``.
+
+    The sidecar is derived data: failing to write it only costs speed, so it is logged.
+    """
+    side = sidecar_path(stream_file)
+    try:
+        if rows < PYRAMID_MIN_SAMPLES:
+            side.unlink(missing_ok=True)
+        else:
+            write_sidecar(side, cells, spec.channels, fsync=fsync)
+    except OSError as exc:
+        log.warning("cannot write min/max sidecar %s (%s); display reads raw data", side, exc)
 
 
 def _compact(path: Path, *, recovered: bool, end_hint_ns: int | None = None) -> Recording:
@@ -842,7 +887,9 @@ def _compact(path: Path, *, recovered: bool, end_hint_ns: int | None = None) -> 
     ends: list[int] = []
     for key, spec in specs.items():
         out = path / f"{key}.parquet"
-        rows, t_first, t_last = _compact_stream(spec, seg_lists.get(key, []), out)
+        builder = CellBuilder(cell_ns_for(spec.rate_hz), spec.n_channels)
+        rows, t_first, t_last = _compact_stream(spec, seg_lists.get(key, []), out, builder)
+        _write_pyramid(out, spec, rows, builder.finish(), fsync=True)
         if recovered and rows < flushed.get(key, 0):
             log.warning(
                 "%s: recovered %d rows of %s, the journal says %d were flushed",
@@ -952,6 +999,8 @@ class Recording:
     def __init__(self, path: str | Path, manifest: dict) -> None:
         self.path = Path(path)
         self.manifest = manifest
+        self._pyramid_lock = threading.Lock()
+        self._pyramid_mem: dict[str, Cells] = {}  # built but not writable to disk
         try:
             self.start_ns = int(manifest["start_ns"])
             self.end_ns = int(manifest["end_ns"])
@@ -1059,6 +1108,94 @@ class Recording:
         spec = self.specs.get(key) or self._stream(key)  # raises for unknown keys
         _, table = self._rows(key, start_ns, end_ns)
         return self._table_to_arrays(table, spec)
+
+    def minmax(
+        self, key: str, start_ns: int, end_ns: int, buckets: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-bucket min and max of stream ``key`` over ``[start_ns, end_ns)``, for display.
+
+        Uses the stream's min/max pyramid (``<key>.minmax.parquet``, built lazily and cached
+        on disk if missing) when a bucket spans at least ``MIN_CELLS_PER_BUCKET`` (4) cells of
+        ``PYRAMID_LEVEL`` (64) sample periods, else the raw samples. See :meth:`minmax_buckets` for
+        the exactness guarantee.
+
+        Returns
+        -------
+        t_ns : numpy.ndarray
+            int64, shape ``(buckets,)``: start of each bucket, UTC ns.
+        mins, maxs : numpy.ndarray
+            float32, shape ``(buckets, n_channels)``; NaN in buckets without samples.
+        """
+        edges, lo, hi, _ = self.minmax_buckets(key, start_ns, end_ns, buckets)
+        return edges[:-1], lo, hi
+
+    def minmax_buckets(
+        self, key: str, start_ns: int, end_ns: int, buckets: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`minmax` with the bucket edges and sample counts.
+
+        With the pyramid, each cell of ``PYRAMID_LEVEL`` sample periods counts in the bucket
+        holding its first sample: the result is the raw min/max (and count) over the bucket
+        with both edges moved forward to the first sample of the next cell, i.e. by less
+        than one cell. Where edges fall between cells it equals
+        :func:`~spasmwatch.store._pyramid.minmax_buckets` on the raw samples exactly.
+
+        Returns
+        -------
+        edges_ns : numpy.ndarray
+            int64, shape ``(buckets + 1,)``.
+        mins, maxs : numpy.ndarray
+            float32, shape ``(buckets, n_channels)``.
+        counts : numpy.ndarray
+            int64, shape ``(buckets,)``.
+        """
+        spec = self.specs.get(key) or self._stream(key)  # raises for unknown keys
+        edges = bucket_edges(start_ns, end_ns, buckets)  # validates the window
+        cell_ns = cell_ns_for(spec.rate_hz)
+        if (end_ns - start_ns) / buckets >= MIN_CELLS_PER_BUCKET * cell_ns:
+            cells = self._cells(key, int(edges[0]), int(edges[-1]))
+            if cells is not None:
+                lo, hi, counts = cells_to_buckets(cells, edges)
+                return edges, lo, hi, counts
+        t, data = self.read(key, start_ns, end_ns)
+        return minmax_buckets(t, data, start_ns, end_ns, buckets)
+
+    def _cells(self, key: str, start_ns: int, end_ns: int) -> Cells | None:
+        """Pyramid cells starting in ``[start_ns, end_ns)``; None for short streams."""
+        spec = self.specs[key]
+        n = self.n_samples(key)
+        if n < PYRAMID_MIN_SAMPLES:
+            return None
+        cell_ns = cell_ns_for(spec.rate_hz)
+        side = sidecar_path(self.parquet_path(key))
+        with self._pyramid_lock:
+            cells = self._pyramid_mem.get(key)
+            if cells is None:
+                cells = read_sidecar(side, spec.channels, n, cell_ns, start_ns, end_ns)
+                if cells is not None:
+                    return cells
+                cells = self._build_cells(key)
+                try:
+                    write_sidecar(side, cells, spec.channels, fsync=False)
+                except OSError as exc:
+                    log.warning("cannot cache min/max sidecar %s (%s)", side, exc)
+                    self._pyramid_mem[key] = cells
+        a, b = np.searchsorted(cells.t_start_ns, [start_ns, end_ns], side="left")
+        return cells.slice(int(a), int(b))
+
+    def _build_cells(self, key: str) -> Cells:
+        spec = self.specs[key]
+        builder = CellBuilder(cell_ns_for(spec.rate_hz), spec.n_channels)
+        for batch in self._open(key).iter_batches(batch_size=ROW_GROUP_ROWS):
+            builder.update(*_table_arrays(pa.Table.from_batches([batch]), spec))
+        cells = builder.finish()
+        if cells.n_samples != self.n_samples(key):
+            raise RecordingError(
+                f"stream file {self.parquet_path(key)} holds {cells.n_samples} samples, the "
+                f"manifest says {self.n_samples(key)}; the recording is inconsistent",
+                reason="bad_stream_file",
+            )
+        return cells
 
     def quality(self, key: str) -> dict | None:
         """EMG quality of stream ``key`` as stored at close, or None if none was recorded.

@@ -54,3 +54,56 @@ def test_hours_of_emg_decimate_fast():
     elapsed = time.perf_counter() - t0
     assert mn.shape == (2000, 8) and not np.isnan(mn).any()
     assert elapsed < 2.0
+
+
+def test_signal_route_answers_wide_buckets_from_the_pyramid(tmp_path):
+    """Through the real app: equal to raw min/max on cell-aligned buckets, and served from
+    the sidecar alone (the raw stream file is not needed for a wide view)."""
+    from fastapi.testclient import TestClient
+
+    from spasmwatch.api import create_app
+    from spasmwatch.core import SampleBlock, StreamSpec
+    from spasmwatch.store import EventStore, RecordingInfo, write_recording
+    from spasmwatch.store._pyramid import cell_ns_for, sidecar_path
+
+    spec = StreamSpec("myo", "emg", ("a", "b"), 200.0, "raw")
+    cell = cell_ns_for(spec.rate_hz)
+    t0 = 1_735_689_600 * 10**9 // cell * cell
+    n = 40_000
+    t = t0 + np.arange(n, dtype=np.int64) * 5_000_000
+    keep = (np.arange(n) < 10_000) | (np.arange(n) >= 14_000)  # a 20 s gap
+    x = np.random.default_rng(1).normal(0, 9, (n, 2)).astype(np.float32)
+    rec = write_recording(
+        tmp_path / "rec",
+        [SampleBlock(spec, t[keep], x[keep])],
+        meta={"wearer_id": "w"},
+    )
+    store = EventStore(tmp_path / "events.db")
+    try:
+        store.upsert_recording(
+            RecordingInfo(rec.id, str(tmp_path / "rec"), rec.start_ns, rec.end_ns, "w", ("myo",))
+        )
+        app = create_app(tmp_path / "events.db", data_dir=tmp_path, store=store)
+        token = app.state.tokens.create("clinician", "t", wearers=["w"])[0]
+        h = {"Authorization": f"Bearer {token}"}
+        start, end = t0, t0 + 100 * 8 * cell  # 100 buckets of 8 cells, aligned
+        rec.parquet_path("myo.emg").unlink()  # only the sidecar is left
+        assert sidecar_path(rec.parquet_path("myo.emg")).is_file()
+        with TestClient(app) as client:
+            r = client.get(
+                f"/api/recordings/{rec.id}/signal",
+                headers=h,
+                params={"stream": "myo.emg", "buckets": 100, "start": start, "end": end},
+            )
+        assert r.status_code == 200, r.text[:300]
+        body = r.json()
+        edges, lo, hi, counts = minmax_buckets(t[keep], x[keep], start, end, 100)
+        assert body["edges_ns"] == edges.tolist() and body["counts"] == counts.tolist()
+        for j, ch in enumerate(body["channels"]):
+            got_lo = np.array([np.nan if v is None else v for v in ch["min"]])
+            got_hi = np.array([np.nan if v is None else v for v in ch["max"]])
+            np.testing.assert_allclose(got_lo, lo[:, j], atol=1e-6)
+            np.testing.assert_allclose(got_hi, hi[:, j], atol=1e-6)
+        assert any(v is None for v in body["channels"][0]["min"])  # the gap stays visible
+    finally:
+        store.close()

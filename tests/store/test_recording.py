@@ -493,3 +493,192 @@ def test_replay_of_10000_gaps_reproduces_every_block(tmp_path):
     assert replay[-1].end_index == blocks[-1].end_index
     np.testing.assert_array_equal(np.concatenate([b.t_ns for b in replay]), rec.read(ACC.key)[0])
     np.testing.assert_array_equal(np.concatenate([b.data for b in replay]), rec.read(ACC.key)[1])
+
+
+# --------------------------------------------------------------------------- min/max pyramid
+
+from spasmwatch.store._pyramid import (  # noqa: E402
+    MIN_CELLS_PER_BUCKET,
+    PYRAMID_MIN_SAMPLES,
+    CellBuilder,
+    cell_ns_for,
+    cells_to_buckets,
+    minmax_buckets,
+    minmax_cells,
+    sidecar_path,
+)
+
+
+def _gappy(seed: int, n: int, n_gaps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Increasing int times (1-3 ns apart, some long gaps) and 2-channel data."""
+    rng = np.random.default_rng(seed)
+    dt = rng.integers(1, 4, n)
+    if n:
+        dt[rng.integers(0, n, n_gaps)] += rng.integers(20, 200, n_gaps)
+    t = np.cumsum(dt).astype(np.int64)
+    return t, rng.normal(size=(n, 2)).astype(np.float32)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n=st.integers(0, 600),
+    n_gaps=st.integers(0, 6),
+    cell_ns=st.integers(1, 12),
+    k0=st.integers(0, 40),
+    m=st.integers(1, 8),
+    buckets=st.integers(1, 40),
+)
+def test_pyramid_equals_raw_minmax_on_aligned_buckets(seed, n, n_gaps, cell_ns, k0, m, buckets):
+    t, x = _gappy(seed, n, n_gaps)
+    start = k0 * cell_ns
+    end = start + buckets * m * cell_ns  # every edge is a multiple of cell_ns
+    edges, lo, hi, counts = minmax_buckets(t, x, start, end, buckets)
+    assert np.all(edges % cell_ns == 0)
+    plo, phi, pcounts = cells_to_buckets(minmax_cells(t, x, cell_ns), edges)
+    np.testing.assert_array_equal(plo, lo)  # NaN (gap) where raw is NaN
+    np.testing.assert_array_equal(phi, hi)
+    np.testing.assert_array_equal(pcounts, counts)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n=st.integers(0, 600),
+    n_gaps=st.integers(0, 6),
+    cell_ns=st.integers(1, 12),
+    start=st.integers(-20, 300),
+    span=st.integers(1, 900),
+    buckets=st.integers(1, 40),
+)
+def test_pyramid_is_raw_minmax_with_edges_moved_to_the_next_cell(
+    seed, n, n_gaps, cell_ns, start, span, buckets
+):
+    t, x = _gappy(seed, n, n_gaps)
+    edges, *_ = minmax_buckets(t, x, start, start + span, buckets)
+    cells = minmax_cells(t, x, cell_ns)
+    lo, hi, counts = cells_to_buckets(cells, edges)
+    # each edge moves forward to the first sample of the next cell (inf: none left)
+    k = np.searchsorted(cells.t_start_ns, edges, side="left")
+    ends = np.r_[cells.t_start_ns, np.iinfo(np.int64).max]
+    snapped = ends[k]
+    for e, s in zip(edges, snapped, strict=True):
+        between = t[(t >= e) & (t < s)]
+        # the move skips only samples of the one cell that holds the edge
+        assert np.all(between // cell_ns == e // cell_ns)
+    for b in range(buckets):
+        sel = (t >= snapped[b]) & (t < snapped[b + 1])
+        assert counts[b] == sel.sum()
+        if sel.any():
+            np.testing.assert_array_equal(lo[b], x[sel].min(axis=0))
+            np.testing.assert_array_equal(hi[b], x[sel].max(axis=0))
+        else:
+            assert np.isnan(lo[b]).all() and np.isnan(hi[b]).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n=st.integers(0, 500),
+    cell_ns=st.integers(1, 12),
+    cuts=st.lists(st.integers(0, 500), max_size=8),
+)
+def test_cell_builder_chunked_equals_whole(seed, n, cell_ns, cuts):
+    t, x = _gappy(seed, n, 3)
+    whole = minmax_cells(t, x, cell_ns)
+    b = CellBuilder(cell_ns, 2)
+    for a, z in itertools.pairwise([0, *sorted(c for c in cuts if c <= n), n]):
+        b.update(t[a:z], x[a:z])
+    got = b.finish()
+    for f in ("t_start_ns", "t_end_ns", "counts", "mins", "maxs"):
+        np.testing.assert_array_equal(getattr(got, f), getattr(whole, f))
+    b.reset()
+    assert b.finish().n_cells == 0
+
+
+def _emg_recording(path: Path, n: int = 30_000) -> tuple[Recording, np.ndarray, np.ndarray]:
+    blocks, t, d = _blocks_with_gaps(EMG, n, [7_000, 15_000], {9_000: 2_000, 20_000: 37})
+    return write_recording(path, blocks), t, d
+
+
+def _aligned_window(rec: Recording, key: str, cells_per_bucket: int, buckets: int):
+    cell = cell_ns_for(rec.specs[key].rate_hz)
+    a = (rec.start_ns // cell) * cell
+    return a, a + buckets * cells_per_bucket * cell
+
+
+def test_sidecar_written_at_close_answers_wide_buckets(tmp_path):
+    rec, t, d = _emg_recording(tmp_path / "r")
+    side = sidecar_path(rec.parquet_path(EMG.key))
+    assert side.name == "myo.emg.minmax.parquet" and side.is_file()
+    a, b = _aligned_window(rec, EMG.key, MIN_CELLS_PER_BUCKET, 120)
+    edges, lo, hi, counts = rec.minmax_buckets(EMG.key, a, b, 120)
+    raw = minmax_buckets(t, d, a, b, 120)
+    for got, want in zip((edges, lo, hi, counts), raw, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert np.isnan(lo).any(), "the 2000-sample gap must show as empty buckets"
+    t_b, mn, _ = rec.minmax(EMG.key, a, b, 120)
+    np.testing.assert_array_equal(t_b, edges[:-1])
+    np.testing.assert_array_equal(mn, lo)
+    # wide buckets need only the sidecar; deep zoom needs the samples
+    rec.parquet_path(EMG.key).unlink()
+    np.testing.assert_array_equal(rec.minmax(EMG.key, a, b, 120)[2], hi)
+    with pytest.raises(RecordingError, match="cannot read stream file"):
+        rec.minmax(EMG.key, a, a + 10**9, 100)
+
+
+def test_deep_zoom_reads_raw_samples(tmp_path):
+    rec, t, d = _emg_recording(tmp_path / "r")
+    a, b = int(t[100]) + 1, int(t[900]) + 7  # 5 ms buckets: far below a pyramid cell
+    got = rec.minmax_buckets(EMG.key, a, b, 400)
+    for g, w in zip(got, minmax_buckets(t, d, a, b, 400), strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_missing_or_stale_sidecar_is_built_lazily_and_cached(tmp_path):
+    rec, *_ = _emg_recording(tmp_path / "r")
+    side = sidecar_path(rec.parquet_path(EMG.key))
+    a, b = _aligned_window(rec, EMG.key, 6, 50)
+    want = rec.minmax_buckets(EMG.key, a, b, 50)
+    good = side.read_bytes()
+    side.unlink()
+    again = open_recording(tmp_path / "r")
+    got = again.minmax_buckets(EMG.key, a, b, 50)
+    assert side.is_file() and side.read_bytes() == good
+    assert not list((tmp_path / "r").glob("*.tmp"))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    # a sidecar of other samples (here: another recording's) is not trusted
+    other, *_ = _emg_recording(tmp_path / "o", n=12_000)
+    shutil.copy(sidecar_path(other.parquet_path(EMG.key)), side)
+    got = open_recording(tmp_path / "r").minmax_buckets(EMG.key, a, b, 50)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    assert side.read_bytes() == good
+
+
+def test_short_streams_get_no_sidecar_and_still_decimate(tmp_path):
+    n = PYRAMID_MIN_SAMPLES - 1
+    t, d = _signal(ACC, n)
+    rec = write_recording(tmp_path / "r", [SampleBlock(ACC, t, d)])
+    assert not sidecar_path(rec.parquet_path(ACC.key)).exists()
+    got = rec.minmax_buckets(ACC.key, rec.start_ns, rec.end_ns, 4)
+    for g, w in zip(got, minmax_buckets(t, d, rec.start_ns, rec.end_ns, 4), strict=True):
+        np.testing.assert_array_equal(g, w)
+    assert not sidecar_path(rec.parquet_path(ACC.key)).exists()
+
+
+def test_recovery_builds_the_sidecar(tmp_path):
+    t, d = _signal(ACC, 5_000)
+    w = RecordingWriter(tmp_path / "live", start_ns=T0, fsync=False)
+    for k in range(0, 5_000, 500):
+        w.write(SampleBlock(ACC, t[k : k + 500], d[k : k + 500], k))
+        w.flush()
+    w.abort()
+    assert not list((tmp_path / "live").glob("*.minmax.parquet"))
+    rec = open_recording(tmp_path / "live")
+    assert rec.recovered and sidecar_path(rec.parquet_path(ACC.key)).is_file()
+    a, b = _aligned_window(rec, ACC.key, 5, 10)
+    got = rec.minmax_buckets(ACC.key, a, b, 10)
+    for g, w_ in zip(got, minmax_buckets(t, d, a, b, 10), strict=True):
+        np.testing.assert_array_equal(g, w_)
