@@ -56,3 +56,19 @@ def test_quick_evaluation_runs_on_the_committed_excerpts():
     assert res["wall_s"] < 60
     assert {"myo-rest", "myo-gesture", "daphnet-walking"} <= set(res["real"])
     assert res["n_truth"] > 0
+
+
+def test_report_headline_false_alarms_include_retracted_onsets():
+    """The targets table and the overall row count every alarm the wearer saw."""
+    from spasmwatch._evaluation import _row, _targets_table
+    from spasmwatch.episodes import Detection, SubjectRecord, TruthEvent, evaluate
+
+    truth = [TruthEvent(100.0, 105.0, "tonic")]
+    dets = [Detection(100.5, 105.0, "tonic", 101.0), Detection(500.0, 504.0, "tonic", 500.5)]
+    ev = evaluate([SubjectRecord("w", truth, dets, 12 * 3600.0, n_retracted=3)])
+    assert ev.pooled.false_alarms_per_24h == pytest.approx(2.0)
+    assert ev.pooled.retracted_per_24h == pytest.approx(6.0)
+    res = {"evaluation": ev, "real": {}}
+    fa_row = next(r for r in _targets_table(res) if "false alarms incl. retracted" in r)
+    assert "| 8.00 | **not met** | 2.00 false episodes + 6.00 retracted onsets |" in fa_row
+    assert "| 8.00 | 2.00 + 6.00 |" in _row("model", res)

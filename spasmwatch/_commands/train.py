@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``spasmwatch train``."""
     parser.add_argument("--seed", type=int, default=7, help="training seed (default 7)")
     parser.add_argument("--wearers", type=int, default=36, help="simulated training wearers")
-    parser.add_argument("--val-wearers", type=int, default=8, help="simulated validation wearers")
+    parser.add_argument(
+        "--val-wearers", type=int, default=16, help="simulated validation wearers (default 16)"
+    )
     parser.add_argument("--hours", type=float, default=1.0, help="hours per simulated wearer")
     parser.add_argument("--data-dir", type=Path, help="real data (myo-readings, daphnet-fog)")
     parser.add_argument(

@@ -6,7 +6,7 @@ and returns per-window :class:`Probabilities`. :func:`choose_bundled_model` pick
 bundled model (EMG+ACC, EMG-only, ACC-only) for the streams at hand.
 """
 
-from spasmwatch.models._metadata import FORMAT_VERSION, ModelMetadata
+from spasmwatch.models._metadata import FORMAT_VERSION, MIN_STREAM_RATES_HZ, ModelMetadata
 from spasmwatch.models._runtime import (
     BUNDLED_DIR,
     Probabilities,
@@ -18,6 +18,7 @@ from spasmwatch.models._runtime import (
 __all__ = [
     "BUNDLED_DIR",
     "FORMAT_VERSION",
+    "MIN_STREAM_RATES_HZ",
     "ModelMetadata",
     "Probabilities",
     "SpasmModel",

@@ -47,6 +47,7 @@ __all__ = [
     "myo_participants",
     "myo_source",
     "simulated_source",
+    "source_confounders",
 ]
 
 #: Model classes in output order ("none" first).
@@ -195,6 +196,15 @@ def simulated_source(
     src.info["truth_fn"] = truth
     src.info["result_fn"] = result  # the SimulationResult (confounders, truth intensity)
     return src
+
+
+def source_confounders(src: Source) -> list[tuple[float, float, str]]:
+    """Daily-living confounders of a simulated source as ``(start_s, end_s, name)`` (empty
+    for real data)."""
+    fn = src.info.get("result_fn")
+    if fn is not None and "confounders" not in src.info:
+        src.info["confounders"] = list(fn().confounders)
+    return list(src.info.get("confounders", []))
 
 
 def _scaled(it: Iterator[SampleBlock], k: float) -> Iterator[SampleBlock]:
@@ -457,6 +467,9 @@ class Frames:
         bool ``(n,)`` usable (all of the source's streams present, no gap).
     names : tuple of str
     source : Source
+    delays_s : dict
+        Stream kind -> resampling delay (s) of the stream that feeds it (the pipeline's
+        :attr:`~spasmwatch.pipeline.DetectionPipeline.delay_s` for that kind).
     """
 
     t_s: np.ndarray
@@ -464,6 +477,11 @@ class Frames:
     ok: np.ndarray
     names: tuple[str, ...]
     source: Source
+    delays_s: dict[str, float] = field(default_factory=dict)
+
+    def delay_s(self, kinds: Sequence[str]) -> float:
+        """Resampling delay (s) of the slowest of ``kinds``' streams (0 when not resampled)."""
+        return max((self.delays_s.get(k, 0.0) for k in kinds), default=0.0)
 
 
 def frames_of(src: Source, rates_hz: dict[str, float], *, window_s: float, hop_s: float) -> Frames:
@@ -486,7 +504,8 @@ def frames_of(src: Source, rates_hz: dict[str, float], *, window_s: float, hop_s
     t = np.concatenate([p[0] for p in parts])
     v = np.concatenate([p[1] for p in parts])
     ok = np.concatenate([p[2] for p in parts])
-    return Frames((t - src.start_ns) / 1e9, v, ok, fs.names, src)
+    delays = {k: front.resamplers[sp.key].delay_s for k, sp in front.inputs.items()}
+    return Frames((t - src.start_ns) / 1e9, v, ok, fs.names, src, delays)
 
 
 def normalise_frames(

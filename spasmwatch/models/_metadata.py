@@ -14,7 +14,10 @@ input_layout        ``"features"`` (one row of named features per window) or ``"
 feature_names       JSON list of feature names in column order (``features`` layout)
 feature_set         version of the feature set that computed them, e.g. ``"fs1"``
 stream_kinds        JSON list of stream kinds needed, e.g. ``["emg", "acc"]``
-rates_hz            JSON map kind -> minimum sample rate in Hz, e.g. ``{"emg": 200}``
+rates_hz            JSON map kind -> rate in Hz the features were computed at, e.g.
+                    ``{"emg": 200, "acc": 50}`` (other rates are resampled to it)
+min_rates_hz        JSON map kind -> lowest stream rate the model accepts, Hz (optional;
+                    default :data:`MIN_STREAM_RATES_HZ` capped at ``rates_hz``)
 min_channels        JSON map kind -> minimum channel count, e.g. ``{"acc": 3}``
 window_s, hop_s     analysis window length and hop in s
 class_names         JSON list of the output classes in column order, e.g.
@@ -39,10 +42,15 @@ from typing import Any
 from spasmwatch.core import STREAM_KINDS
 from spasmwatch.errors import ModelError
 
-__all__ = ["FORMAT_VERSION", "INPUT_LAYOUTS", "ModelMetadata"]
+__all__ = ["FORMAT_VERSION", "INPUT_LAYOUTS", "MIN_STREAM_RATES_HZ", "ModelMetadata"]
 
 FORMAT_VERSION = "1"
 INPUT_LAYOUTS = frozenset({"features", "raw"})
+#: The rate contract (Hz): streams at or above these rates are resampled to the model's
+#: ``rates_hz`` (down, or up: a 25 Hz accelerometer is upsampled 2x for a 50 Hz model - the
+#: features' 3-8 Hz band lies below its 12.5 Hz Nyquist frequency, so they stay meaningful).
+#: Kinds not listed accept nothing below the model's own rate.
+MIN_STREAM_RATES_HZ: dict[str, float] = {"emg": 200.0, "acc": 25.0}
 
 
 def _bad(field_name: str, expected: str, got: object) -> ModelError:
@@ -76,7 +84,8 @@ class ModelMetadata:
     stream_kinds : tuple of str
         Stream kinds the model needs (``"emg"``, ``"acc"`` ...).
     rates_hz : mapping kind -> float
-        Minimum sample rate per needed kind, in Hz (the rate features were computed at).
+        Rate per needed kind the features were computed at, Hz; streams at other rates are
+        resampled to it by the pipeline.
     window_s, hop_s : float
         Analysis window length and hop, s.
     class_names : tuple of str
@@ -99,6 +108,11 @@ class ModelMetadata:
         Training seed.
     metrics : mapping
         Evaluation figures (JSON-compatible).
+    min_rates_hz : mapping kind -> float
+        Lowest stream rate accepted per needed kind, Hz (streams at >= this rate are
+        resampled to ``rates_hz``). Missing kinds get ``min(MIN_STREAM_RATES_HZ[kind],
+        rates_hz[kind])`` (the model's own rate for kinds without a contract); a value must
+        be > 0 and <= ``rates_hz[kind]``.
     """
 
     model_id: str
@@ -118,6 +132,7 @@ class ModelMetadata:
     training_data: str = ""
     seed: int | None = None
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    min_rates_hz: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("model_id", "version"):
@@ -136,6 +151,20 @@ class ModelMetadata:
         object.__setattr__(
             self, "rates_hz", {k: _pos_float(f"rates_hz.{k}", rates[k]) for k in kinds}
         )
+        mins = dict(self.min_rates_hz)
+        if not set(mins) <= set(kinds):
+            raise _bad("min_rates_hz", f"keys out of {list(kinds)}", mins)
+        full_min = {}
+        for k in kinds:
+            rate = self.rates_hz[k]
+            if k in mins:
+                v = _pos_float(f"min_rates_hz.{k}", mins[k])
+                if v > rate:
+                    raise _bad(f"min_rates_hz.{k}", f"<= rates_hz.{k} ({rate:g})", mins[k])
+            else:
+                v = min(MIN_STREAM_RATES_HZ.get(k, rate), rate)
+            full_min[k] = v
+        object.__setattr__(self, "min_rates_hz", full_min)
         chans = dict(self.min_channels)
         if not set(chans) <= set(kinds):
             raise _bad("min_channels", f"keys out of {list(kinds)}", chans)
@@ -199,6 +228,7 @@ class ModelMetadata:
             "feature_set": self.feature_set,
             "stream_kinds": json.dumps(list(self.stream_kinds)),
             "rates_hz": json.dumps(dict(self.rates_hz), sort_keys=True),
+            "min_rates_hz": json.dumps(dict(self.min_rates_hz), sort_keys=True),
             "min_channels": json.dumps(dict(self.min_channels), sort_keys=True),
             "window_s": repr(self.window_s),
             "hop_s": repr(self.hop_s),
@@ -288,6 +318,7 @@ class ModelMetadata:
                 training_data=props.get("training_data", ""),
                 seed=seed,
                 metrics=js("metrics", "{}"),
+                min_rates_hz=js("min_rates_hz", "{}"),
             )
         except ModelError as exc:
             raise ModelError(f"{source}: {exc}", reason=exc.reason) from exc

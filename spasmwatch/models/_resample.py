@@ -7,7 +7,8 @@ at another rate (a 1 kHz EMG, a 200 Hz or 52 Hz accelerometer) is brought to tha
 
 - the ratio ``up / down`` is the reduced fraction ``target_rate / source_rate``;
 - the anti-alias filter has ``2 * n_zeros * max(up, down) + 1`` taps (cut-off at the lower
-  of the two Nyquist frequencies), so its delay is ``n_zeros`` output samples;
+  of the two Nyquist frequencies), so its delay is ``n_zeros`` samples of the lower of the
+  two rates (0.2 s when a 25 Hz accelerometer is upsampled 2x to 50 Hz);
 - output samples are stamped with the time they *represent* (the filter delay is
   subtracted), so resampled streams stay aligned with streams that were not resampled.
   The delay itself is :attr:`StreamResampler.delay_s`: a live output sample is available
@@ -88,7 +89,8 @@ class StreamResampler:
         Output rate (Hz).
     n_zeros : int
         Zero crossings of the sinc on each side of the filter centre; the delay is
-        ``n_zeros`` output samples when downsampling (see :func:`design_resampler`).
+        ``n_zeros`` samples of the lower of the source and target rates (output samples
+        when downsampling, input samples when upsampling; see :func:`design_resampler`).
 
     Notes
     -----

@@ -168,7 +168,9 @@ class SpasmModel:
         ------
         ModelError
             ``reason="stream_mismatch"``; the message lists every problem found (missing
-            kind, rate too low, too few channels).
+            kind, rate below ``metadata.min_rates_hz`` - EMG >= 200 Hz, ACC >= 25 Hz for
+            the bundled models; streams at other rates are resampled to
+            ``metadata.rates_hz`` by the pipeline -, too few channels).
         """
         md = self.metadata
         problems: list[str] = []
@@ -178,7 +180,7 @@ class SpasmModel:
                 have = sorted({s.key for s in specs}) or ["none"]
                 problems.append(f"needs a {kind!r} stream, none given (streams: {have})")
                 continue
-            need_rate = md.rates_hz[kind]
+            need_rate = md.min_rates_hz[kind]
             need_ch = md.min_channels[kind]
             ok = [
                 s
@@ -191,7 +193,8 @@ class SpasmModel:
                 if s.rate_hz < need_rate * (1 - RATE_TOLERANCE):
                     problems.append(
                         f"stream {s.key} runs at {s.rate_hz:g} Hz, the model needs >= "
-                        f"{need_rate:g} Hz for {kind!r}"
+                        f"{need_rate:g} Hz for {kind!r} (resampled to "
+                        f"{md.rates_hz[kind]:g} Hz)"
                     )
                 if s.n_channels < need_ch:
                     problems.append(

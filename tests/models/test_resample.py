@@ -48,7 +48,9 @@ def _run_chunks(r: StreamResampler, spec, t, x, cuts) -> SampleBlock:
     )
 
 
-@pytest.mark.parametrize("fs,target", [(200, 25), (1000, 200), (52, 25), (64, 25), (100, 25)])
+@pytest.mark.parametrize(
+    "fs,target", [(200, 25), (1000, 200), (52, 25), (64, 25), (100, 25), (25, 50)]
+)
 def test_matches_resample_poly_on_sines(fs, target):
     spec = _spec(fs)
     t, x = _signal(fs, 20.0)
@@ -68,12 +70,12 @@ def test_matches_resample_poly_on_sines(fs, target):
     # and the content is right: a 1 Hz sine stays a 1 Hz sine of amplitude 1
     tt = (out.t_ns[inner] - T0) / 1e9
     np.testing.assert_allclose(out.data[inner, 0], np.sin(2 * np.pi * tt), atol=0.01)
-    assert r.delay_s == pytest.approx(5 / target)
+    assert r.delay_s == pytest.approx(5 / min(fs, target))  # n_zeros samples of the lower rate
 
 
 @settings(max_examples=25)
 @given(
-    rates=st.sampled_from([(200, 25), (52, 25), (1000, 200), (25, 25)]),
+    rates=st.sampled_from([(200, 25), (52, 25), (1000, 200), (25, 25), (25, 50)]),
     cuts=st.lists(st.integers(1, 1999), max_size=12),
 )
 def test_chunked_equals_whole(rates, cuts):
@@ -135,3 +137,20 @@ def test_gap_bridge_fills_short_losses_only():
     assert br.n_bridged == 1 and br.n_filled == 4
     long = br.update(SampleBlock(spec, t[500:], x[500:], first_index=500))
     assert long.first_index == 500 and len(long) == len(t) - 500
+
+
+def test_upsampling_25_to_50_hz_keeps_the_3_8_hz_band():
+    """A 25 Hz accelerometer for a 50 Hz model: 2x up, a 6 Hz tremor stays a 6 Hz sine."""
+    spec = _spec(25, 1)
+    n = 25 * 20
+    tt = np.arange(n) / 25
+    t = T0 + np.round(tt * 1e9).astype(np.int64)
+    x = np.sin(2 * np.pi * 6.0 * tt)[:, None].astype(np.float32)
+    r = StreamResampler(spec, 50)
+    assert (r.up, r.down) == (2, 1)
+    out = r.update(SampleBlock(spec, t, x))
+    # all but the last 0.2 s (the filter delay, 10 output samples) are computable already
+    assert out.spec.rate_hz == 50 and len(out) == 2 * n - round(r.delay_s * 50)
+    ts = (out.t_ns - T0) / 1e9
+    inner = (ts > 2) & (ts < 18)
+    np.testing.assert_allclose(out.data[inner, 0], np.sin(2 * np.pi * 6.0 * ts[inner]), atol=0.05)

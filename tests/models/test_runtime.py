@@ -76,6 +76,17 @@ def test_metadata_props_round_trip():
     assert back == m
     assert back.type_names == ("tonic", "clonic", "mixed")
     assert back.min_channels == {"emg": 1, "acc": 3}
+    assert back.min_rates_hz == {"emg": 200.0, "acc": 25.0}  # the rate contract
+
+
+def test_min_rates_default_to_the_contract_and_old_files_without_them_still_load():
+    assert _meta(rates_hz={"emg": 1000, "acc": 50}).min_rates_hz == {"emg": 200.0, "acc": 25.0}
+    # a model whose own rate is below the contract accepts its own rate
+    assert _meta(rates_hz={"emg": 200, "acc": 20}).min_rates_hz["acc"] == 20.0
+    assert _meta(min_rates_hz={"acc": 40}).min_rates_hz == {"emg": 200.0, "acc": 40.0}
+    props = _meta().to_props()
+    del props["min_rates_hz"]  # written before the field existed
+    assert ModelMetadata.from_props(props).min_rates_hz == {"emg": 200.0, "acc": 25.0}
 
 
 @pytest.mark.parametrize(
@@ -90,6 +101,9 @@ def test_metadata_props_round_trip():
         (dict(feature_names=()), "feature_names"),
         (dict(thresholds={"onset": 0.3, "offset": 0.5}), "thresholds.offset"),
         (dict(min_channels={"gyro": 3}), "min_channels"),
+        (dict(min_rates_hz={"acc": 100}), "min_rates_hz.acc"),
+        (dict(min_rates_hz={"acc": 0}), "min_rates_hz.acc"),
+        (dict(min_rates_hz={"gyro": 25}), "min_rates_hz"),
     ],
 )
 def test_metadata_validation_names_the_field(kw, needle):
@@ -171,6 +185,7 @@ def test_check_streams_accepts_fitting_streams(model_file):
     m = SpasmModel(model_file[0])
     m.check_streams([_spec("emg", 200, 8), _spec("acc", 52, 3), _spec("gyro", 50, 3)])
     m.check_streams([_spec("emg", 198.5, 1), _spec("acc", 50, 3)])  # within 2 % slack
+    m.check_streams([_spec("emg", 200, 8), _spec("acc", 25, 3)])  # upsampled to 50 Hz
 
 
 def test_check_streams_says_what_does_not_match(model_file):
@@ -181,6 +196,8 @@ def test_check_streams_says_what_does_not_match(model_file):
     assert ei.value.reason == "stream_mismatch"
     assert "needs a 'acc' stream" in msg
     assert "runs at 100 Hz, the model needs >= 200 Hz" in msg
+    with pytest.raises(ModelError, match=r"runs at 20 Hz, the model needs >= 25 Hz"):
+        m.check_streams([_spec("emg", 200, 8), _spec("acc", 20, 3)])
     with pytest.raises(ModelError, match=r"has 1 channel\(s\), the model needs >= 3"):
         m.check_streams([_spec("emg", 200, 8), _spec("acc", 50, 1)])
 
@@ -251,6 +268,7 @@ def test_public_api_is_pinned():
     assert sorted(models.__all__) == [
         "BUNDLED_DIR",
         "FORMAT_VERSION",
+        "MIN_STREAM_RATES_HZ",
         "ModelMetadata",
         "Probabilities",
         "SpasmModel",

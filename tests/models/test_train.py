@@ -74,3 +74,73 @@ def test_label_frames_rule():
     # a 0.1 s jerk needs half its length (0.05 s) of overlap
     assert lab[np.searchsorted(t, 12.25)] == TYPE_CLASSES.index("myoclonic")
     assert lab[np.searchsorted(t, 3.0)] == 0
+
+
+def test_target_cost_is_zero_only_when_every_target_is_met():
+    from spasmwatch.models._train import target_cost
+
+    ok = {
+        "sensitivity": 0.96,
+        "fa_per_24h": 0.5,
+        "latency_median_s": 0.8,
+        "latency_p90_s": 1.9,
+        "fa_per_h.myo-gesture": 0.0,
+        "fa_per_h.myo-rest": 0.1,
+        "fa_per_h.daphnet-walking": 0.5,
+    }
+    assert target_cost(ok) == 0.0
+    # each shortfall adds its scaled amount
+    assert target_cost({**ok, "sensitivity": 0.90}) == pytest.approx(1.0)
+    assert target_cost({**ok, "fa_per_24h": 4.0}) == pytest.approx(1.0)
+    # retracted onsets are alarms the wearer saw: the total, not the final episodes, counts
+    assert target_cost({**ok, "fa_incl_retracted_per_24h": 4.0}) == pytest.approx(1.0)
+    assert target_cost({**ok, "fa_incl_retracted_per_24h": 0.9}) == 0.0
+    assert target_cost({**ok, "latency_median_s": 1.5}) == pytest.approx(1.0)
+    assert target_cost({**ok, "latency_p90_s": 3.0}) == pytest.approx(1.0)
+    assert target_cost({**ok, "fa_per_h.myo-rest": 0.4}) == pytest.approx(1.0)
+    # missing sensitivity / latency is the worst case, not a free pass
+    assert target_cost({k: v for k, v in ok.items() if k != "latency_p90_s"}) > 5
+
+
+def test_sim_weights_mark_onsets_and_hard_negatives():
+    from spasmwatch.models._dataset import Source
+    from spasmwatch.models._train import SPASM_WEIGHT, _sim_weights
+
+    t = np.arange(0, 40, 0.25) + 0.25
+    truth = [(10.0, 20.0, "tonic")]
+    y = label_frames(t, truth, window_s=2.0)
+    src = Source("sim-x", [], lambda: iter(()), 0, 40.0)
+    src.info["confounders"] = [(30.0, 33.0, "voluntary"), (0.0, 40.0, "typing")]
+    cfg = TrainConfig(confounder_weight=3.0, onset_weight=2.0, onset_span_s=1.5)
+    w = _sim_weights(t, y, truth, src, cfg)
+    i_on = np.searchsorted(t, 11.0)  # 1 s into the event: onset frame
+    i_mid = np.searchsorted(t, 15.0)
+    i_vol = np.searchsorted(t, 31.0)
+    i_quiet = np.searchsorted(t, 5.0)  # only "typing" (a background state): weight 1
+    assert w[i_on] == SPASM_WEIGHT * 2.0
+    assert w[i_mid] == SPASM_WEIGHT
+    assert w[i_vol] == 3.0
+    assert w[i_quiet] == 1.0
+
+
+def test_threshold_choice_reports_grid_edges():
+    from spasmwatch.models._train import THRESHOLD_GRID, _at_edge
+
+    mid = {"onset": sorted(THRESHOLD_GRID["onset_threshold"])[2], "confirm_windows": 2.0}
+    assert _at_edge(mid) == []
+    edge = {"onset": max(THRESHOLD_GRID["onset_threshold"]), "confirm_windows": 1.0}
+    assert _at_edge(edge) == ["onset", "confirm_windows"]
+
+
+def test_real_false_alarms_include_retracted_onsets():
+    from spasmwatch.episodes import Detection
+    from spasmwatch.models._train import _real_fa
+
+    intervals = [(0.0, 1800.0, "myo-rest"), (1800.0, 3600.0, "myo-gesture")]
+    dets = [Detection(100.0, 104.0, "tonic", 100.5)]
+    assert dict((lab, n) for lab, n, _h in _real_fa(dets, intervals)) == {
+        "myo-rest": 1,
+        "myo-gesture": 0,
+    }
+    got = {lab: (n, h) for lab, n, h in _real_fa(dets, intervals, [200.0, 2000.0, 2100.0])}
+    assert got == {"myo-rest": (2, 0.5), "myo-gesture": (2, 0.5)}

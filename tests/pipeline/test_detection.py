@@ -71,7 +71,7 @@ def test_pipeline_scores_windows_and_finds_episodes(tiny_model, sim):
     summ = pipe.stats.summary()
     assert set(summ) == set(STAGES)
     assert summ["total"]["count"] > 0 and summ["model"]["p50_ms"] >= 0
-    assert pipe.delay_s == pytest.approx(0.2)  # myo.acc 50 Hz -> 25 Hz
+    assert pipe.delay_s == pytest.approx(0.0)  # myo.acc 50 Hz = the model ACC rate: no FIR
 
 
 @settings(max_examples=4, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -114,6 +114,47 @@ def test_amplitude_scale_does_not_change_decisions(tiny_model, sim):
 def test_model_that_does_not_fit_is_refused(tiny_model, sim):
     with pytest.raises(ModelError, match="needs a 'emg' stream"):
         DetectionPipeline([sim.specs["polar-h10.acc"]], tiny_model)
+
+
+def _acc_at_25_hz(sim):
+    """Myo EMG 200 Hz + the Myo ACC taken down to 25 Hz (every other sample)."""
+    from spasmwatch.core import StreamSpec
+
+    acc = sim.specs["myo.acc"]
+    spec25 = StreamSpec(acc.device, acc.kind, acc.channels, 25.0, acc.units)
+    out = []
+    for b in _blocks(sim, 512):
+        if b.spec.key != acc.key:
+            out.append(b)
+            continue
+        keep = (b.first_index + np.arange(len(b))) % 2 == 0
+        if keep.any():
+            first = (b.first_index + int(np.argmax(keep))) // 2
+            out.append(SampleBlock(spec25, b.t_ns[keep], b.data[keep], first_index=first))
+    return [sim.specs["myo.emg"], spec25], out
+
+
+def test_acc_at_25_hz_is_upsampled_not_refused(tiny_model, sim):
+    """The issue's rate contract: EMG >= 200 Hz and ACC >= 25 Hz are resampled to the
+    model's rates (ACC 50 Hz: 2x up), not refused; below the contract is refused."""
+    from spasmwatch.core import StreamSpec
+
+    assert tiny_model.metadata.rates_hz["acc"] == 50.0
+    assert tiny_model.metadata.min_rates_hz == {"emg": 200.0, "acc": 25.0}
+    specs, blocks = _acc_at_25_hz(sim)
+    tiny_model.check_streams(specs)
+    pipe = DetectionPipeline(specs, tiny_model, stale_timeout_s=None)
+    assert pipe.delay_s > 0  # the ACC went through the interpolation filter
+    ups, scores = run_blocks(pipe, iter(blocks))
+    usable = [s for s in scores if not s.has_gap]
+    assert len(usable) > 250
+    assert [u for u in ups if u.kind == "final"]
+    acc20 = StreamSpec("myo", "acc", ("x", "y", "z"), 20.0, "g")
+    with pytest.raises(ModelError, match=r"20 Hz, the model needs >= 25 Hz"):
+        tiny_model.check_streams([specs[0], acc20])
+    emg100 = StreamSpec("myo", "emg", tuple(f"ch{i}" for i in range(8)), 100.0, "uV")
+    with pytest.raises(ModelError, match=r"needs >= 200 Hz"):
+        tiny_model.check_streams([emg100, specs[1]])
 
 
 def test_detect_recording_offline(tiny_model, sim, tmp_path):
