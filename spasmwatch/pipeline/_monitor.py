@@ -91,6 +91,8 @@ CONSUMERS = ("acquisition", "recorder", "store", "delivery", "bus")
 #: Stages whose latency the monitor measures besides the pipeline's own (:data:`STAGES`).
 MONITOR_STAGES = ("block", "store", "record")
 _NS = 1_000_000_000
+#: a channel's same quality problem is said on the terminal at most once in this many s
+QUALITY_REPEAT_S = 600.0
 _DAY_S = 86_400.0
 
 #: How the terminal and the page word each gap cause (``spasmwatch.core.GAP_CAUSES``).
@@ -743,6 +745,9 @@ class Monitor:
         self._health_pub: dict[str, float] = {}  # device -> wall time of last snapshot
         self._dev_info: dict[str, dict[str, Any]] = {}
         self._worn_since: dict[str, int] = {}  # device -> t_ns of its last wear change
+        # (device, stream, channel) -> ((status, t_ns) of the last problem line said, whether
+        # a "good again" is still owed)
+        self._quality_said: dict[tuple[str, str, str], tuple[tuple[str, int] | None, bool]] = {}
         self._wear_today: dict[str, dict[str, Any]] = {}  # device -> last wear row (bus)
         self._wear_base: dict[tuple[str, dt.date], tuple[float, float]] = {}
         self._wear_sent: dict[tuple[str, dt.date], tuple[float, float]] = {}
@@ -1116,6 +1121,25 @@ class Monitor:
             return
         kind = stream.rsplit(".", 1)[-1].upper()
         t = int(det.get("t_ns") or self.clock.now_ns())
+        self._publish_health(dev, change={"kind": "quality", **det})
+        # Terminal lines: a channel that flaps (mains hum coming and going) would print a
+        # line every few seconds. A problem is said once per QUALITY_REPEAT_S per channel and
+        # status, and "good again" only after a problem line; the bus, the store and the
+        # recording still get every change.
+        key = (dev, stream, chan)
+        last_bad, open_ = self._quality_said.get(key, (None, False))
+        if status == "good":
+            if not open_:
+                return
+            self._quality_said[key] = (last_bad, False)
+        else:
+            if (
+                last_bad is not None
+                and last_bad[0] == status
+                and t - last_bad[1] < QUALITY_REPEAT_S * _NS
+            ):
+                return
+            self._quality_said[key] = ((str(status), t), True)
         if status == "good":
             was = _QUALITY_TEXT.get(str(prev), str(prev))
             text = f"{dev}: {kind} channel {chan} signal good again (was: {was})"
@@ -1124,7 +1148,6 @@ class Monitor:
         else:
             text = f"{dev}: {_QUALITY_TEXT.get(str(status), status)} on {kind} channel {chan}"
         self._line(text, t)
-        self._publish_health(dev, change={"kind": "quality", **det})
 
     def _on_wear(self, dev: str, det: dict[str, Any]) -> None:
         state = det.get("state")

@@ -281,3 +281,38 @@ def test_cli_placements_and_summary(run):
         placements_from(["myo=left-soleus", "myo=right-soleus"], ["myo"])
     summary = run["stats"].format()
     assert "myo: stopped, 1 reconnects" in summary and "EMG ch3 contact lost" in summary
+
+
+def test_a_flapping_channel_is_said_once_per_repeat_interval(tmp_path):
+    """Mains hum coming and going must not print a line every few seconds."""
+    from spasmwatch.pipeline._monitor import QUALITY_REPEAT_S
+
+    lines: list[str] = []
+    mon = Monitor(["myo"], store=tmp_path / "db.sqlite", on_line=lines.append,
+                  retention_every_s=None)  # fmt: skip
+    t0 = 1_700_000_000 * 10**9
+
+    def change(status, prev, dt_s, chan="ch3"):
+        det = {"status": status, "previous": prev, "channel": chan, "stream": "myo.emg",
+               "t_ns": t0 + int(dt_s * 1e9)}  # fmt: skip
+        mon._on_quality("myo", det)
+
+    change("good", None, 0)  # first assessment: nothing to say
+    change("powerline", "good", 10)
+    change("good", "powerline", 30)
+    for k in range(10):  # flapping within the repeat interval: silent
+        change("powerline", "good", 40 + 20 * k)
+        change("good", "powerline", 50 + 20 * k)
+    change("contact_lost", "good", 300)  # another problem is said at once
+    change("good", "contact_lost", 320)
+    change("powerline", "good", 10 + QUALITY_REPEAT_S + 1)  # interval over: said again
+    change("powerline", "good", 20, chan="ch5")  # other channels are independent
+    said = [ln.split("  ", 1)[1] for ln in lines]
+    assert said == [
+        "myo: mains (powerline) interference on EMG channel ch3",
+        "myo: EMG channel ch3 signal good again (was: mains (powerline) interference)",
+        "myo: electrode contact lost on EMG channel ch3; check the electrode",
+        "myo: EMG channel ch3 signal good again (was: electrode contact lost)",
+        "myo: mains (powerline) interference on EMG channel ch3",
+        "myo: mains (powerline) interference on EMG channel ch5",
+    ]
