@@ -119,34 +119,16 @@ def create_app(
 
         return serve_page
 
-    app.add_api_route(
-        "/",
-        page("index.html"),
-        methods=["GET"],
-        include_in_schema=False,
-        response_class=HTMLResponse,
-    )
-    app.add_api_route(
-        "/live",
-        page("live.html"),
-        methods=["GET"],
-        include_in_schema=False,
-        response_class=HTMLResponse,
-    )
-    app.add_api_route(
-        "/timeline",
-        page("timeline.html"),
-        methods=["GET"],
-        include_in_schema=False,
-        response_class=HTMLResponse,
-    )
-    app.add_api_route(
-        "/recordings",
-        page("recordings.html"),
-        methods=["GET"],
-        include_in_schema=False,
-        response_class=HTMLResponse,
-    )
+    pages = {"/": "index.html", "/live": "live.html", "/timeline": "timeline.html",
+             "/recordings": "recordings.html"}  # fmt: skip
+    for path, name in pages.items():
+        app.add_api_route(
+            path,
+            page(name),
+            methods=["GET"],
+            include_in_schema=False,
+            response_class=HTMLResponse,
+        )
 
     @app.get("/recordings/{recording_id}", include_in_schema=False, response_class=HTMLResponse)
     def recording_page(recording_id: str) -> FileResponse:
