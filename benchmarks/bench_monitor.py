@@ -392,7 +392,8 @@ def run(
         "algorithmic_latency": algo,
         "cpu": cpu,
         # peak RSS of the monitoring process as `spasmwatch monitor` runs by default, and
-        # with --record (pyarrow's first use costs ~40 MB, the Parquet compaction ~10 MB)
+        # with --record (the recorder's first flush costs ~6 MB since it avoids pyarrow's pandas
+        # paths, the Parquet compaction ~16 MB)
         "rss_peak_mb": cpu["monitor"]["rss_peak_mb"],
         "rss_peak_mb_with_record": cpu["monitor_record"]["rss_peak_mb"],
         "rss_peak_mb_benchmark_process": round(

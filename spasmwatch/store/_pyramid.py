@@ -59,6 +59,51 @@ _SIDECAR_VERSION = 1
 _ROW_GROUP_CELLS = 65_536
 
 
+# ------------------------------------------------- numpy <-> Arrow without pandas
+#
+# pyarrow's ``pa.array(ndarray)`` and ``Array.to_numpy()`` import pandas when it is installed
+# (~45 MB of resident memory, for nothing here). Primitive columns without nulls convert
+# just as well through the buffer and DLPack protocols, which never touch pandas.
+
+
+_NUMPY_DTYPES = {pa.int64(): np.dtype(np.int64), pa.float32(): np.dtype(np.float32)}
+
+
+def _numpy_dtype(type_: pa.DataType) -> np.dtype:
+    try:
+        return _NUMPY_DTYPES[type_]
+    except KeyError:
+        raise ConfigError(
+            f"Arrow type {type_} is not a stored sample type (int64 or float32)"
+        ) from None
+
+
+def arrow_array(values: np.ndarray, type_: pa.DataType) -> pa.Array:
+    """A null-free Arrow array of ``type_`` (int64 or float32) from a 1-D numpy array.
+
+    Zero-copy when ``values`` is already contiguous and of the right dtype (the Arrow
+    array then keeps it alive), else one contiguous copy, as ``pa.array`` makes.
+    """
+    arr = np.ascontiguousarray(values, dtype=_numpy_dtype(type_))
+    if arr.ndim != 1:
+        raise ConfigError(f"arrow_array needs a 1-D array (got shape {arr.shape})")
+    return pa.Array.from_buffers(type_, arr.shape[0], [None, pa.py_buffer(arr)])
+
+
+def numpy_column(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A null-free primitive Arrow column as a (read-only) numpy array, shape ``(n,)``.
+
+    Zero-copy for a plain array or a single-chunk column; several chunks are joined once.
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    if column.null_count:
+        raise ConfigError(f"column of {column.type} has {column.null_count} nulls; none expected")
+    if len(column) == 0:
+        return np.empty(0, dtype=_numpy_dtype(column.type))
+    return np.from_dlpack(column)
+
+
 def _check_window(start_ns: int, end_ns: int, buckets: int) -> None:
     if isinstance(buckets, bool) or not isinstance(buckets, int | np.integer):
         raise ConfigError(f"buckets must be an int (got {buckets!r})")
@@ -352,15 +397,17 @@ def _sidecar_meta(cells: Cells, channels: tuple[str, ...], n_samples: int) -> di
 def write_sidecar(path: Path, cells: Cells, channels: tuple[str, ...], *, fsync: bool) -> None:
     """Write ``cells`` to ``path`` atomically (unique temp file, then rename)."""
     cols: dict[str, pa.Array] = {
-        "t_start_ns": pa.array(cells.t_start_ns, pa.int64()),
-        "t_end_ns": pa.array(cells.t_end_ns, pa.int64()),
-        "count": pa.array(cells.counts, pa.int64()),
+        "t_start_ns": arrow_array(cells.t_start_ns, pa.int64()),
+        "t_end_ns": arrow_array(cells.t_end_ns, pa.int64()),
+        "count": arrow_array(cells.counts, pa.int64()),
     }
     for j, c in enumerate(channels):
-        cols[f"min.{c}"] = pa.array(cells.mins[:, j], pa.float32())
-        cols[f"max.{c}"] = pa.array(cells.maxs[:, j], pa.float32())
+        cols[f"min.{c}"] = arrow_array(cells.mins[:, j], pa.float32())
+        cols[f"max.{c}"] = arrow_array(cells.maxs[:, j], pa.float32())
     meta = _sidecar_meta(cells, channels, cells.n_samples)
-    table = pa.table(cols).replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
+    table = pa.Table.from_arrays(list(cols.values()), names=list(cols)).replace_schema_metadata(
+        {_META_KEY: json.dumps(meta).encode()}
+    )
     tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         pq.write_table(
@@ -413,20 +460,20 @@ def read_sidecar(
         table = pf.read_row_groups(groups)
     except (OSError, pa.ArrowException):
         return None
-    ts = table.column("t_start_ns").to_numpy().astype(np.int64, copy=False)
+    ts = numpy_column(table.column("t_start_ns")).astype(np.int64, copy=False)
     a, b = np.searchsorted(ts, [start_ns, end_ns], side="left")
     table = table.slice(a, b - a)
     n = table.num_rows
     mins = np.empty((n, len(channels)), np.float32)
     maxs = np.empty((n, len(channels)), np.float32)
     for j, c in enumerate(channels):
-        mins[:, j] = table.column(f"min.{c}").to_numpy()
-        maxs[:, j] = table.column(f"max.{c}").to_numpy()
+        mins[:, j] = numpy_column(table.column(f"min.{c}"))
+        maxs[:, j] = numpy_column(table.column(f"max.{c}"))
     return Cells(
         int(cell_ns),
         ts[a:b],
-        table.column("t_end_ns").to_numpy().astype(np.int64, copy=False),
-        table.column("count").to_numpy().astype(np.int64, copy=False),
+        numpy_column(table.column("t_end_ns")).astype(np.int64, copy=False),
+        numpy_column(table.column("count")).astype(np.int64, copy=False),
         mins,
         maxs,
     )

@@ -49,10 +49,12 @@ from spasmwatch.store._pyramid import (
     PYRAMID_MIN_SAMPLES,
     CellBuilder,
     Cells,
+    arrow_array,
     bucket_edges,
     cell_ns_for,
     cells_to_buckets,
     minmax_buckets,
+    numpy_column,
     read_sidecar,
     sidecar_path,
     write_sidecar,
@@ -569,8 +571,8 @@ class RecordingWriter:
                 d = np.concatenate(st.buf_d, axis=0)
                 st.buf_t.clear()
                 st.buf_d.clear()
-                cols = [pa.array(t, pa.int64())] + [
-                    pa.array(d[:, j], pa.float32()) for j in range(st.spec.n_channels)
+                cols = [arrow_array(t, pa.int64())] + [
+                    arrow_array(d[:, j], pa.float32()) for j in range(st.spec.n_channels)
                 ]
                 batch = pa.RecordBatch.from_arrays(cols, schema=st.schema)
                 self._segment_writer(st).write_batch(batch)
@@ -806,10 +808,10 @@ def _compact_stream(
 
 def _table_arrays(table: pa.Table, spec: StreamSpec) -> tuple[np.ndarray, np.ndarray]:
     """``t_ns`` (int64, ``(n,)``) and samples (float32, ``(n, n_channels)``) of a table."""
-    t = table.column("t_ns").to_numpy().astype(np.int64, copy=False)
+    t = numpy_column(table.column("t_ns")).astype(np.int64, copy=False)
     data = np.empty((table.num_rows, spec.n_channels), dtype=np.float32)
     for j, c in enumerate(spec.channels):
-        data[:, j] = table.column(c).to_numpy()
+        data[:, j] = numpy_column(table.column(c))
     return t, data
 
 
@@ -1052,10 +1054,10 @@ class Recording:
             ) from exc
 
     def _table_to_arrays(self, table: pa.Table, spec: StreamSpec) -> tuple[np.ndarray, np.ndarray]:
-        t = table.column("t_ns").to_numpy().astype(np.int64, copy=False)
+        t = numpy_column(table.column("t_ns")).astype(np.int64, copy=False)
         data = np.empty((table.num_rows, spec.n_channels), dtype=np.float32)
         for j, c in enumerate(spec.channels):
-            data[:, j] = table.column(c).to_numpy()
+            data[:, j] = numpy_column(table.column(c))
         return t, data
 
     def _rows(self, key: str, start_ns: int | None, end_ns: int | None) -> tuple[int, pa.Table]:
@@ -1086,7 +1088,7 @@ class Recording:
         if not groups:
             return 0, pf.schema_arrow.empty_table()
         table = pf.read_row_groups(groups)
-        t = table.column("t_ns").to_numpy()
+        t = numpy_column(table.column("t_ns"))
         a = 0 if start_ns is None else int(np.searchsorted(t, start_ns, side="left"))
         b = len(t) if end_ns is None else int(np.searchsorted(t, end_ns, side="left"))
         return (first_row or 0) + a, table.slice(a, max(b - a, 0))
