@@ -33,6 +33,15 @@ Each loss becomes a :class:`~spasmwatch.core.Gap` on the next block of that stre
 jumps by the same number. Blocks the consumer could not take in time (bounded queue)
 are counted and become ``"overflow"`` gaps on the stream's next block.
 
+The time line of a stream holds across losses and reconnects: sample times strictly
+increase within and across blocks (when the clock fit moves back, e.g. after the first
+notifications of a connection were held back, new samples slew onto it instead of
+landing on or before samples already emitted); a gap starts after the previous block's
+last sample, spans its missing samples at the nominal rate, and a block's gaps tile the
+time up to its first sample (each ends where the next starts). Every wait on the device
+is bounded (``command_timeout_s``); a link lost while a command waits for its answer
+ends that wait at once, and :meth:`BleSession.stop` always ends :meth:`BleSession.blocks`.
+
 Device health: the session reads the battery level at connect and every
 ``battery_interval_s`` (``"battery"``, ``"battery_low"``, ``"battery_critical"`` events),
 the Device Information strings or the Myo firmware version (``"device_info"``), and follows
@@ -86,6 +95,8 @@ log = logging.getLogger(__name__)
 _U32 = 1 << 32
 _DIS_UUIDS = tuple(f"0000{u}-0000-1000-8000-00805f9b34fb" for u in ("2a24", "2a25", "2a26", "2a27"))
 _MYO_FW = "d5060201-a904-deb9-4748-2c7f4a124842"
+#: Wall seconds stop() waits for a device task to end (then again after cancelling it).
+_TASK_END_S = 2.0
 
 
 class Clock(Protocol):
@@ -241,6 +252,44 @@ class DeviceStats:
 
 # ------------------------------------------------------------------------------- streams
 
+#: Closest spacing (fraction of the nominal period) between a frame's samples and the
+#: samples already emitted when the clock fit moved back since (see _continue_after).
+_MIN_SPACING = 0.5
+
+
+def _continue_after(t: np.ndarray, last_t: int | None, missing: int, period: float) -> np.ndarray:
+    """Host times ``t`` (int64 ns, shape ``(n,)``) of a frame, made to follow the stream's
+    last emitted time ``last_t`` strictly.
+
+    The clock fit is a lower envelope: a notification faster than all before it (e.g.
+    after the first ones of a connection were held back by a busy host) moves it back,
+    and the new frame would map onto or before samples already emitted. Emitted times
+    cannot change, so the ``missing`` samples lost in between keep their full nominal
+    span and the frame's ``i``-th sample (0-based) is placed at least
+    ``(i + 1) * period * _MIN_SPACING`` after that: the stream slews back onto the fit
+    within a few samples instead of stalling on one time. Times stay strictly increasing
+    within and across blocks, and a gap's start ``t[0] - missing * period`` (see
+    :func:`_gap_start`) stays after ``last_t``.
+    """
+    if last_t is None:
+        return t
+    i = np.arange(1, t.shape[0] + 1, dtype=np.float64)
+    floor = last_t + round(missing * period) + np.ceil(i * (period * _MIN_SPACING))
+    return np.maximum(t, floor.astype(np.int64))
+
+
+def _gap_start(t0: int, last_t: int, missing: int, period: float) -> int:
+    """Start (ns) of the gap of ``missing`` samples before a frame whose first sample is at
+    ``t0``: the expected time of the first missing sample, ``missing`` periods before
+    ``t0``, but strictly after the last sample delivered (``last_t``) and at most ``t0``.
+
+    Taking it from ``t0`` rather than from the clock fit keeps the gap and the samples on
+    one time line: the fit may have moved since ``last_t`` was emitted (the frame that
+    ends the gap is usually the one that moves it), and a start mapped through the new
+    fit could fall before samples already delivered.
+    """
+    return min(t0, max(last_t + 1, t0 - round(missing * period)))
+
 
 class _StreamState:
     def __init__(self, spec: StreamSpec, chars: tuple[str, ...], fit: DeviceClockFit) -> None:
@@ -288,8 +337,10 @@ class _DeviceRunner:
         self.ble_device: BLEDevice | str | None = None
         self.task: asyncio.Task[None] | None = None
         self.lost: asyncio.Event | None = None
-        self.waiters: dict[str, asyncio.Future[None]] = {}
+        # control-point answers awaited by _write: True = answered, False = link lost
+        self.waiters: dict[str, asyncio.Future[bool]] = {}
         self.ever_connected = False
+        self.linked = False  # the current connection attempt got a link
         self.streaming = False
         # health
         self.tracker: DeviceHealthTracker | None = session.health.get(self.instance)
@@ -305,6 +356,7 @@ class _DeviceRunner:
         s = self.s
         attempt = 0
         while not s._stopping:
+            self.linked = False
             try:
                 if self.ble_device is None:
                     self.ble_device = await self._find()
@@ -313,7 +365,13 @@ class _DeviceRunner:
             except (TimeoutError, BleakError, AcquisitionError, OSError) as e:
                 if self.streaming:
                     self.loss_ctx = self._context_now()
-                s._event(self.instance, "error", {"message": str(e), "type": type(e).__name__})
+                if self.linked and self.lost is not None and self.lost.is_set():
+                    # the link dropped while configuring or writing a keep-awake command:
+                    # a disconnect like any other, not an error
+                    if not s._stopping:
+                        self._report_loss()
+                else:
+                    s._event(self.instance, "error", {"message": str(e), "type": type(e).__name__})
             finally:
                 self.streaming = False
                 await self._drop_client()
@@ -366,6 +424,8 @@ class _DeviceRunner:
 
         def on_disconnect(_client: BleakClient) -> None:
             lost.set()
+            if self.lost is lost:  # not a late callback of an earlier connection
+                self._release_waiters()
 
         kw: dict[str, Any] = {}
         if s.client_backend is not None:
@@ -374,6 +434,7 @@ class _DeviceRunner:
         client = BleakClient(self.ble_device, on_disconnect, timeout=s.connect_timeout_s, **kw)
         self.client = client
         await asyncio.wait_for(client.connect(), timeout=s.connect_timeout_s / s.clock.speed)
+        self.linked = True
         self.stats.connects += 1
         if self.ever_connected:
             self.stats.reconnects += 1
@@ -386,7 +447,9 @@ class _DeviceRunner:
         await self._read_battery(client)
         await self._read_info(client)
         for uuid in self.notify_uuids:
-            await client.start_notify(uuid, self._make_callback(uuid))
+            await self._bounded(
+                client.start_notify(uuid, self._make_callback(uuid)), f"subscribing to {uuid}"
+            )
         self.streaming = True
         for cmd in self.profile.start_commands:
             await self._write(client, cmd)
@@ -401,20 +464,23 @@ class _DeviceRunner:
                 with contextlib.suppress(asyncio.CancelledError):
                     await poll
         if not s._stopping:
-            self.loss_ctx = ctx = self._context_now()
-            now = s.clock.now_ns()
-            last = max(
-                (st for st in self.streams.values() if st.last_arrival is not None),
-                key=lambda st: st.last_arrival or 0,
-                default=None,
-            )
-            start = last.last_t if last is not None and last.last_t is not None else now
-            gap = self._attribute(Gap(min(start, now), now, 0, "disconnect"), last, now)
-            s._event(
-                self.instance,
-                "disconnected",
-                {"expected": False, "cause": gap.cause, "context": ctx},
-            )
+            self._report_loss()
+
+    def _report_loss(self) -> None:
+        """A ``disconnected`` event with the loss's stated cause (what is known now)."""
+        s = self.s
+        self.loss_ctx = ctx = self._context_now()
+        now = s.clock.now_ns()
+        last = max(
+            (st for st in self.streams.values() if st.last_arrival is not None),
+            key=lambda st: st.last_arrival or 0,
+            default=None,
+        )
+        start = last.last_t if last is not None and last.last_t is not None else now
+        gap = self._attribute(Gap(min(start, now), now, 0, "disconnect"), last, now)
+        s._event(
+            self.instance, "disconnected", {"expected": False, "cause": gap.cause, "context": ctx}
+        )
 
     async def _keep_awake(self, client: BleakClient, lost: asyncio.Event) -> None:
         cmds = self.profile.keep_awake_commands
@@ -440,8 +506,9 @@ class _DeviceRunner:
             ch = client.services.get_characteristic(u)
             if ch is None or "read" not in ch.properties:
                 return
-            raw = await client.read_gatt_char(ch)
-        except BleakError:
+            raw = await self._bounded(client.read_gatt_char(ch), "reading the battery level")
+        except (BleakError, AcquisitionError) as e:
+            log.debug("spasmwatch: %s: battery level not read: %s", self.instance, e)
             return
         try:
             level = parse_battery_level(raw)
@@ -478,8 +545,9 @@ class _DeviceRunner:
                 ch = client.services.get_characteristic(u)
                 if ch is None or "read" not in ch.properties:
                     continue
-                raw = bytes(await client.read_gatt_char(ch))
-            except BleakError:
+                raw = bytes(await self._bounded(client.read_gatt_char(ch), f"reading {u}"))
+            except (BleakError, AcquisitionError) as e:
+                log.debug("spasmwatch: %s: %s not read: %s", self.instance, u, e)
                 continue
             if u == _MYO_FW:
                 myo = raw
@@ -569,29 +637,68 @@ class _DeviceRunner:
             )
         return out
 
+    async def _bounded(self, aw: Any, what: str) -> Any:
+        """Await a GATT operation for at most ``command_timeout_s`` (session-clock s); a
+        link that dies without bleak noticing must not block the session forever."""
+        s = self.s
+        try:
+            return await asyncio.wait_for(aw, timeout=s.command_timeout_s / s.clock.speed)
+        except TimeoutError:
+            raise AcquisitionError(
+                f"{self.instance}: {what} did not complete within {s.command_timeout_s:g} s; "
+                "the link is probably dead (the session reconnects)",
+                reason="timeout",
+            ) from None
+
+    def _release_waiters(self) -> None:
+        """The link is gone: every command still waiting for an answer gets "no answer"
+        (``False``) at once, instead of waiting out its timeout or being cancelled under
+        the feet of whoever awaits it (e.g. :meth:`stop`)."""
+        for f in self.waiters.values():
+            if not f.done():
+                f.set_result(False)
+
     async def _write(self, client: BleakClient, cmd: Command) -> None:
         """Write a command; for a control point that answers (it is subscribed), wait for
-        the answer before the next command, as the Polar PMD requires."""
+        the answer before the next command, as the Polar PMD requires.
+
+        Raises
+        ------
+        AcquisitionError
+            ``reason="link_lost"`` when the link drops before the answer came,
+            ``reason="timeout"`` when the write itself does not complete in time.
+        """
         s = self.s
+        desc = cmd.description or cmd.data.hex(" ")
         waits = cmd.characteristic in self.notify_uuids
-        fut: asyncio.Future[None] | None = None
+        fut: asyncio.Future[bool] | None = None
         if waits:
             fut = asyncio.get_running_loop().create_future()
             self.waiters[cmd.characteristic] = fut
-        await client.write_gatt_char(cmd.characteristic, cmd.data, response=cmd.response)
-        if fut is None:
-            return
         try:
-            await asyncio.wait_for(fut, timeout=s.command_timeout_s / s.clock.speed)
-        except TimeoutError:
-            s._event(
-                self.instance,
-                "command_failed",
-                {"command": cmd.description or cmd.data.hex(" "), "status": "no response"},
+            await self._bounded(
+                client.write_gatt_char(cmd.characteristic, cmd.data, response=cmd.response),
+                f"writing {desc!r}",
             )
-            return
+            if fut is None:
+                return
+            if self.lost is not None and self.lost.is_set() and not fut.done():
+                fut.set_result(False)  # lost during the write: no answer will come
+            try:
+                answered = await asyncio.wait_for(fut, timeout=s.command_timeout_s / s.clock.speed)
+            except TimeoutError:
+                s._event(
+                    self.instance, "command_failed", {"command": desc, "status": "no response"}
+                )
+                return
         finally:
-            self.waiters.pop(cmd.characteristic, None)
+            if fut is not None and self.waiters.get(cmd.characteristic) is fut:
+                del self.waiters[cmd.characteristic]
+        if not answered:
+            raise AcquisitionError(
+                f"{self.instance}: the link dropped while waiting for the answer to {desc!r}",
+                reason="link_lost",
+            )
         dec = self.decoders.get(cmd.characteristic)
         responses = getattr(dec, "responses", None)
         if responses:
@@ -605,15 +712,15 @@ class _DeviceRunner:
 
     async def _drop_client(self) -> None:
         c, self.client = self.client, None
-        for f in self.waiters.values():
-            if not f.done():
-                f.cancel()
+        self._release_waiters()
         self.waiters.clear()
         if c is not None and c.is_connected:
-            with contextlib.suppress(BleakError, asyncio.TimeoutError, OSError):
-                await c.disconnect()
+            with contextlib.suppress(BleakError, AcquisitionError, OSError):
+                await self._bounded(c.disconnect(), "disconnecting")
 
     async def stop(self) -> None:
+        """Stop commands, unsubscribe, disconnect, end the device task. Every wait is
+        bounded; a link that drops meanwhile ends the stop early, never hangs it."""
         c = self.client
         if not self.streaming and self.task is not None:
             # scanning, connecting or waiting to reconnect: nothing to tell the device
@@ -624,22 +731,30 @@ class _DeviceRunner:
                     await self._write(c, cmd)
                 self.streaming = False
                 for uuid in self.notify_uuids:
-                    with contextlib.suppress(BleakError):
-                        await c.stop_notify(uuid)
-                await c.disconnect()
-            except (TimeoutError, BleakError, OSError) as e:
-                self.s._event(self.instance, "error", {"message": str(e), "during": "stop"})
+                    with contextlib.suppress(BleakError, AcquisitionError):
+                        await self._bounded(c.stop_notify(uuid), f"unsubscribing {uuid}")
+                await self._bounded(c.disconnect(), "disconnecting")
+            except (TimeoutError, BleakError, AcquisitionError, OSError) as e:
+                if not (isinstance(e, AcquisitionError) and e.reason == "link_lost"):
+                    self.s._event(self.instance, "error", {"message": str(e), "during": "stop"})
         self.streaming = False
         if self.lost is not None:
             self.lost.set()
         t = self.task
         if t is not None:
             if not t.done():
-                done, _ = await asyncio.wait({t}, timeout=2.0)
+                done, _ = await asyncio.wait({t}, timeout=_TASK_END_S)
                 if not done:
                     t.cancel()
-                    await asyncio.wait({t})
-            if not t.cancelled() and t.exception() is not None:
+                    done, _ = await asyncio.wait({t}, timeout=_TASK_END_S)
+                if not done:
+                    msg = (
+                        f"{self.instance}: the device task did not end within "
+                        f"{2 * _TASK_END_S:g} s of stop(), even when cancelled; left behind"
+                    )
+                    log.error("spasmwatch: %s", msg)
+                    self.s._event(self.instance, "error", {"message": msg, "during": "stop"})
+            if t.done() and not t.cancelled() and t.exception() is not None:
                 log.error("spasmwatch: device task %s failed: %r", self.instance, t.exception())
         self.s._event(self.instance, "stopped", {})
 
@@ -675,7 +790,7 @@ class _DeviceRunner:
             frames = []
         finally:
             if fut is not None and not fut.done():
-                fut.set_result(None)
+                fut.set_result(True)
         if not self.streaming:
             return
         for fr in frames:
@@ -762,21 +877,24 @@ class _DeviceRunner:
             dev_last_eff = dev_last
         st.fit.update(dev_last_eff, arrival)
         offs = np.round((np.arange(n) - (n - 1)) * period).astype(np.int64)
-        t = st.fit.to_host(dev_last_eff + offs)
-        if st.last_t is not None and t[0] <= st.last_t:
-            t = np.maximum(t, st.last_t + 1)
+        t = _continue_after(st.fit.to_host(dev_last_eff + offs), st.last_t, missing, period)
         gaps = list(st.pending)
         st.pending = []
-        if gaps and gaps[-1].cause == "overflow" and missing == 0:
-            g = gaps[-1]  # blocks dropped for a slow consumer: the gap ends at this block
-            gaps[-1] = Gap(g.start_ns, max(g.start_ns, int(t[0])), g.n_missing, g.cause)
+        new_gap: Gap | None = None
         if missing > 0:
-            start = int(st.fit.to_host(dev_last_eff + offs[0] - round(missing * period))[0])
-            start = max(start, (st.last_t or start - 1) + 1)
-            gap = Gap(min(start, int(t[0])), int(t[0]), int(missing), cause)
-            gaps.append(self._attribute(gap, st, arrival))
+            assert st.last_t is not None  # missing > 0 needs a previous frame
+            start = _gap_start(int(t[0]), st.last_t, missing, period)
+            new_gap = self._attribute(Gap(start, int(t[0]), int(missing), cause), st, arrival)
             self.stats.gaps[st.spec.kind] += 1
             self.stats.missing[st.spec.kind] += int(missing)
+        if gaps and gaps[-1].cause == "overflow":
+            # blocks dropped for a slow consumer: that gap ends where the next one starts,
+            # or at this block
+            g = gaps[-1]
+            end = new_gap.start_ns if new_gap is not None else int(t[0])
+            gaps[-1] = Gap(g.start_ns, max(g.start_ns, end), g.n_missing, g.cause)
+        if new_gap is not None:
+            gaps.append(new_gap)
         seq = (int(fr.seq), int(fr.seq)) if fr.seq is not None else None
         block = SampleBlock(st.spec, t, fr.samples, first_index=idx, gaps=tuple(gaps), seq=seq)
         # state
@@ -1012,21 +1130,29 @@ class BleSession:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
             self._rssi_task = None
-        await asyncio.gather(*(r.stop() for r in self._runners.values()))
-        if self.report_open_gaps:
-            now = self.clock.now_ns()
-            for r in silent:
-                for b in r.open_gaps(now):
-                    try:
-                        self._queue.put_nowait(b)
-                    except asyncio.QueueFull:
-                        r.stats.dropped_blocks += 1
-        while True:
-            try:
-                self._queue.put_nowait(None)
-                break
-            except asyncio.QueueFull:  # make room for the end marker
-                self._queue.get_nowait()
+        try:
+            results = await asyncio.gather(
+                *(r.stop() for r in self._runners.values()), return_exceptions=True
+            )
+            for r, res in zip(self._runners.values(), results, strict=True):
+                if isinstance(res, BaseException):
+                    log.error("spasmwatch: stopping %s failed: %r", r.instance, res)
+                    self._event(r.instance, "error", {"message": repr(res), "during": "stop"})
+            if self.report_open_gaps:
+                now = self.clock.now_ns()
+                for r in silent:
+                    for b in r.open_gaps(now):
+                        try:
+                            self._queue.put_nowait(b)
+                        except asyncio.QueueFull:
+                            r.stats.dropped_blocks += 1
+        finally:  # whatever happened, blocks() must end
+            while True:
+                try:
+                    self._queue.put_nowait(None)
+                    break
+                except asyncio.QueueFull:  # make room for the end marker
+                    self._queue.get_nowait()
 
     async def blocks(self) -> AsyncIterator[SampleBlock]:
         """Sample blocks of every device and stream, in arrival order, until :meth:`stop`."""
