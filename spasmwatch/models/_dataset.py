@@ -527,7 +527,7 @@ def normalise_frames(
     from spasmwatch.pipeline._detection import calibrate_rest, parse_feature_names
 
     cols = parse_feature_names(feature_names)
-    kinds = tuple(k for k in ("emg", "acc") if any(b.startswith(k + ".") for b, _ in cols))
+    kinds = tuple(k for k in ("emg", "acc") if any(c.base.startswith(k + ".") for c in cols))
     fs = FeatureSet(kinds)
     idx = [frames.names.index(n) for n in fs.names]
     raw = frames.raw[:, idx]
@@ -539,17 +539,18 @@ def normalise_frames(
     norm = calibrate_rest(fs, rows)
     z = norm.transform(np.where(ok[:, None], raw, np.nan))
     X = np.empty((len(ok), len(cols)))
-    hop_ns_t = frames.t_s
-    for j, (b, lag) in enumerate(cols):
-        ci = fs.names.index(b)
-        if lag == 0:
+    t = frames.t_s
+    for j, col in enumerate(cols):
+        ci = fs.names.index(col.base)
+        if col.lag == 0:
             X[:, j] = z[:, ci]
             continue
-        src = np.arange(len(ok)) - lag
+        src = np.arange(len(ok)) - col.lag
         valid = src >= 0
         srcc = np.where(valid, src, 0)
-        valid &= np.abs(hop_ns_t[srcc] - (hop_ns_t - lag * hop_s)) < hop_s / 4
-        X[:, j] = np.where(valid & ok[srcc], z[srcc, ci], z[:, ci])
+        valid &= np.abs(t[srcc] - (t - col.lag * hop_s)) < hop_s / 4
+        earlier = np.where(valid & ok[srcc], z[srcc, ci], z[:, ci])
+        X[:, j] = z[:, ci] - earlier if col.delta else earlier
     X[~ok] = np.nan
     return X.astype(np.float32), ok
 

@@ -62,7 +62,7 @@ __all__ = [
 DEFAULT_CALIBRATION_S = 60.0
 #: Pipeline stages timed by :class:`PipelineStats`.
 STAGES = ("resample", "features", "model", "detector", "total")
-_LAG_SEP = "@-"
+_COL_SEP = "@"
 
 
 # ----------------------------------------------------------------------------- streams
@@ -225,17 +225,34 @@ class FrontEndOutput(NamedTuple):
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls._fields))
 
 
-def parse_feature_names(names: Sequence[str]) -> list[tuple[str, int]]:
-    """``(base feature, lag in frames)`` for each model input name (``"emg.RMS@-4"``)."""
+class FeatureColumn(NamedTuple):
+    """One model input column: a base feature, optionally lagged or differenced.
+
+    ``emg.RMS`` is the feature now; ``emg.RMS@-4`` the same feature 4 frames earlier;
+    ``emg.RMS@d4`` its change over 4 frames (now minus 4 frames earlier, on the normalised
+    log scale, so a rise by a factor ``r`` is ``log r``).
+    """
+
+    base: str
+    lag: int
+    delta: bool
+
+
+def parse_feature_names(names: Sequence[str]) -> list[FeatureColumn]:
+    """:class:`FeatureColumn` for each model input name (``"emg.RMS@-4"``, ``"emg.RMS@d4"``)."""
     out = []
     for n in names:
-        base, sep, lag = n.partition(_LAG_SEP)
-        if sep:
-            if not lag.isdigit() or int(lag) < 1:
-                raise ModelError(f"feature name {n!r}: lag must be '@-<k>' with k >= 1")
-            out.append((base, int(lag)))
-        else:
-            out.append((base, 0))
+        base, sep, suffix = n.partition(_COL_SEP)
+        if not sep:
+            out.append(FeatureColumn(base, 0, False))
+            continue
+        kind, k = suffix[:1], suffix[1:]
+        if kind not in ("-", "d") or not k.isdigit() or int(k) < 1:
+            raise ModelError(
+                f"feature name {n!r}: the suffix must be '@-<k>' (lag) or '@d<k>' (change "
+                "over k frames) with k >= 1"
+            )
+        out.append(FeatureColumn(base, int(k), kind == "d"))
     return out
 
 
@@ -249,8 +266,11 @@ class FeatureFrontEnd:
     rates_hz : mapping kind -> float
         Rate each kind's features are computed at (streams at other rates are resampled).
     feature_names : sequence of str
-        Model input columns: base feature names (``"emg.RMS"``) optionally with a lag
-        suffix ``"@-k"`` (the same feature ``k`` frames earlier; NaN when not available).
+        Model input columns (:class:`FeatureColumn`): base feature names (``"emg.RMS"``)
+        optionally with a lag suffix ``"@-k"`` (the same feature ``k`` frames earlier) or a
+        change suffix ``"@dk"`` (now minus ``k`` frames earlier). Where the earlier frame is
+        not available (a segment start) the current value stands in: the lag equals the
+        feature and the change is 0.
     window_s, hop_s : float
         Analysis window and hop (s).
     calibration_s : float
@@ -298,15 +318,16 @@ class FeatureFrontEnd:
         base_names = self.feature_set.names
         self._cols = parse_feature_names(feature_names)
         idx = {n: i for i, n in enumerate(base_names)}
-        missing = [b for b, _ in self._cols if b not in idx]
+        missing = [c.base for c in self._cols if c.base not in idx]
         if missing:
             raise ModelError(
                 f"the model asks for features {missing} that feature set "
                 f"{self.feature_set.name} does not compute",
                 reason="stream_mismatch",
             )
-        self._col_idx = np.array([idx[b] for b, _ in self._cols], dtype=np.int64)
-        self._col_lag = np.array([lag for _, lag in self._cols], dtype=np.int64)
+        self._col_idx = np.array([idx[c.base] for c in self._cols], dtype=np.int64)
+        self._col_lag = np.array([c.lag for c in self._cols], dtype=np.int64)
+        self._col_delta = np.array([c.delta for c in self._cols], dtype=bool)
         self.max_lag = int(self._col_lag.max(initial=0))
         self.n_features = len(self._cols)
         self.hop_ns = round(hop_s * 1e9)
@@ -440,6 +461,8 @@ class FeatureFrontEnd:
         if self.max_lag:
             cur = z[:, self._col_idx]
             X = np.where(np.isnan(X) & ok[:, None], cur, X)
+            if self._col_delta.any():
+                X[:, self._col_delta] = cur[:, self._col_delta] - X[:, self._col_delta]
         return FrontEndOutput(t, X.astype(np.float32), ok, np.where(ok, inten, np.nan))
 
     def update(self, block: SampleBlock) -> FrontEndOutput:

@@ -38,7 +38,8 @@ def test_tiny_training_exports_loadable_self_describing_models(trained):
         md = m.metadata
         assert md.model_id == mid and md.stream_kinds == kinds
         assert md.class_names[0] == "none"
-        assert md.feature_names == feature_names_for(kinds, TINY.lags)
+        assert md.feature_names == feature_names_for(kinds, TINY.lags, TINY.deltas)
+        assert any("@d" in n for n in md.feature_names)
         assert md.rates_hz == {k: TINY.rates_hz[k] for k in kinds}
         assert md.seed == 11 and "simulated" in md.training_data
         assert {"onset", "offset", "confirm_windows", "calibration_s"} <= set(md.thresholds)

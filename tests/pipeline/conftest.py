@@ -11,11 +11,11 @@ from spasmwatch.models import ModelMetadata, SpasmModel
 from spasmwatch.models._train import TrainConfig, _to_onnx, feature_names_for
 
 
-def build_tiny_model(path: Path, kinds=("emg", "acc"), lags=(4,)) -> SpasmModel:
+def build_tiny_model(path: Path, kinds=("emg", "acc"), lags=(4,), deltas=()) -> SpasmModel:
     """HGB on synthetic normalised features: spasm = high EMG RMS (or ACC MAGVAR)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    names = feature_names_for(kinds, lags)
+    names = feature_names_for(kinds, lags, deltas)
     rng = np.random.default_rng(0)
     X = rng.normal(0.0, 0.3, size=(3000, len(names))).astype(np.float32)
     y = np.zeros(3000, int)
@@ -44,3 +44,9 @@ def build_tiny_model(path: Path, kinds=("emg", "acc"), lags=(4,)) -> SpasmModel:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> SpasmModel:
     return build_tiny_model(tmp_path_factory.mktemp("m") / "tiny.onnx")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_with_changes(tmp_path_factory) -> SpasmModel:
+    """The tiny model with change columns (``@d1``) too: their history crosses blocks."""
+    return build_tiny_model(tmp_path_factory.mktemp("m") / "tiny_d.onnx", deltas=(1,))
