@@ -32,7 +32,7 @@ import numpy as np
 
 from spasmwatch.core import Gap, SampleBlock, StreamSpec
 from spasmwatch.errors import ConfigError, ImportFormatError
-from spasmwatch.signal import FeatureSet
+from spasmwatch.signal import FEATURE_SET_VERSION, FeatureSet
 
 __all__ = [
     "DAPHNET_SPLIT",
@@ -470,6 +470,8 @@ class Frames:
     delays_s : dict
         Stream kind -> resampling delay (s) of the stream that feeds it (the pipeline's
         :attr:`~spasmwatch.pipeline.DetectionPipeline.delay_s` for that kind).
+    version : str
+        Feature-set version of ``raw``.
     """
 
     t_s: np.ndarray
@@ -478,19 +480,27 @@ class Frames:
     names: tuple[str, ...]
     source: Source
     delays_s: dict[str, float] = field(default_factory=dict)
+    version: str = FEATURE_SET_VERSION
 
     def delay_s(self, kinds: Sequence[str]) -> float:
         """Resampling delay (s) of the slowest of ``kinds``' streams (0 when not resampled)."""
         return max((self.delays_s.get(k, 0.0) for k in kinds), default=0.0)
 
 
-def frames_of(src: Source, rates_hz: dict[str, float], *, window_s: float, hop_s: float) -> Frames:
+def frames_of(
+    src: Source,
+    rates_hz: dict[str, float],
+    *,
+    window_s: float,
+    hop_s: float,
+    version: str = FEATURE_SET_VERSION,
+) -> Frames:
     """Raw features of a source, computed by the pipeline's own front end (bridge, resample,
-    features); normalisation is left to :func:`normalise_frames`."""
+    features of feature-set ``version``); normalisation is left to :func:`normalise_frames`."""
     from spasmwatch.pipeline import FeatureFrontEnd
 
     kinds = [k for k in ("emg", "acc") if any(s.kind == k for s in src.specs) and k in rates_hz]
-    fs = FeatureSet(tuple(kinds))
+    fs = FeatureSet(tuple(kinds), version)
     front = FeatureFrontEnd(
         src.specs,
         {k: rates_hz[k] for k in kinds},
@@ -498,6 +508,7 @@ def frames_of(src: Source, rates_hz: dict[str, float], *, window_s: float, hop_s
         window_s=window_s,
         hop_s=hop_s,
         stale_timeout_s=None,
+        feature_set_version=version,
     )
     parts = [front.raw(front.resample(b)) for b in src.blocks()]
     parts.append(front.raw(None, final=True))
@@ -505,7 +516,7 @@ def frames_of(src: Source, rates_hz: dict[str, float], *, window_s: float, hop_s
     v = np.concatenate([p[1] for p in parts])
     ok = np.concatenate([p[2] for p in parts])
     delays = {k: front.resamplers[sp.key].delay_s for k, sp in front.inputs.items()}
-    return Frames((t - src.start_ns) / 1e9, v, ok, fs.names, src, delays)
+    return Frames((t - src.start_ns) / 1e9, v, ok, fs.names, src, delays, version)
 
 
 def normalise_frames(
@@ -528,7 +539,7 @@ def normalise_frames(
 
     cols = parse_feature_names(feature_names)
     kinds = tuple(k for k in ("emg", "acc") if any(c.base.startswith(k + ".") for c in cols))
-    fs = FeatureSet(kinds)
+    fs = FeatureSet(kinds, frames.version)
     idx = [frames.names.index(n) for n in fs.names]
     raw = frames.raw[:, idx]
     ok = frames.ok & np.isfinite(raw).all(axis=1)

@@ -10,8 +10,9 @@ Recipe (``spasmwatch train``; every choice is fixed here so a seed reproduces th
    Myo rest and gesture files of the training participants, Daphnet walking and freezing
    of gait (ankle and thigh) of the training runs (:mod:`spasmwatch.models._dataset`).
 2. **Frames.** The pipeline's own front end (gap bridge, resampling to EMG 200 Hz / ACC
-   50 Hz, ``fs-1`` features on 2 s windows every 0.25 s), then the run-time rest
-   calibration rule per source (:func:`spasmwatch.pipeline.calibrate_rest`). ACC at 50 Hz
+   50 Hz, ``fs-2`` features - ``fs-1`` plus channel spread and recent ACC - on 2 s windows
+   every 0.25 s), then the run-time rest calibration rule per source
+   (:func:`spasmwatch.pipeline.calibrate_rest`). ACC at 50 Hz
    (not 25 Hz) because most wearables send 50-52 Hz or more: the Myo's 50 Hz ACC then needs
    no resampling and no anti-alias delay, others 0.1 s (the delay counts in the latency).
 3. **Labels.** ``label_frames``: a frame is of a spasm type when its window overlaps the
@@ -66,6 +67,7 @@ from spasmwatch.models._dataset import (
     source_truth,
 )
 from spasmwatch.models._metadata import ModelMetadata
+from spasmwatch.signal import FeatureSet
 
 __all__ = [
     "MODEL_KINDS",
@@ -175,10 +177,8 @@ class TrainConfig:
 def feature_names_for(
     kinds: Sequence[str], lags: Sequence[int], deltas: Sequence[int] = ()
 ) -> tuple[str, ...]:
-    """Model input names: the ``fs-1`` features of ``kinds``, their lagged copies
+    """Model input names: the features (newest feature set) of ``kinds``, their lagged copies
     (``"emg.RMS@-4"``), then their changes over ``deltas`` frames (``"emg.RMS@d4"``)."""
-    from spasmwatch.signal import FeatureSet
-
     base = FeatureSet(tuple(kinds)).names
     return (
         base
@@ -655,7 +655,7 @@ def train_models(
             hop_s=hop,
             class_names=tuple(classes),
             feature_names=names,
-            feature_set=f"fs-1:{'+'.join(kinds)}",
+            feature_set=FeatureSet(kinds).name,
             min_channels={"acc": 3} if "acc" in kinds else {},
             output_name=out_name,
             thresholds=th,

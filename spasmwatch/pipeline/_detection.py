@@ -37,7 +37,7 @@ from spasmwatch.episodes import DetectorConfig, Episode, EpisodeDetector, Episod
 from spasmwatch.errors import ConfigError, ModelError
 from spasmwatch.models._resample import DEFAULT_MAX_BRIDGE_S, GapBridge, StreamResampler
 from spasmwatch.models._runtime import SpasmModel, choose_bundled_model
-from spasmwatch.signal import FeatureSet, Normaliser, SignalPipeline
+from spasmwatch.signal import FEATURE_SET_VERSION, FeatureSet, Normaliser, SignalPipeline
 
 __all__ = [
     "DEFAULT_CALIBRATION_S",
@@ -225,6 +225,12 @@ class FrontEndOutput(NamedTuple):
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls._fields))
 
 
+def feature_set_version_of(metadata: Any) -> str:
+    """The feature-set version a model was trained on (``"fs-1"`` from ``"fs-1:emg+acc"``);
+    models that do not say are taken as ``fs-1``, the only set before versions were read."""
+    return str(getattr(metadata, "feature_set", "") or "fs-1").partition(":")[0]
+
+
 class FeatureColumn(NamedTuple):
     """One model input column: a base feature, optionally lagged or differenced.
 
@@ -284,6 +290,8 @@ class FeatureFrontEnd:
     stale_timeout_s : float or None
         A stream lagging the newest by this much (s) no longer holds frames back (live);
         ``None`` waits for every stream (offline, where all data will come).
+    feature_set_version : str
+        Feature set the model was trained on (its metadata's ``feature_set``, e.g. ``"fs-1"``).
     """
 
     def __init__(
@@ -299,6 +307,7 @@ class FeatureFrontEnd:
         mains_hz: float = 50.0,
         max_bridge_s: float = DEFAULT_MAX_BRIDGE_S,
         stale_timeout_s: float | None = 5.0,
+        feature_set_version: str = FEATURE_SET_VERSION,
     ) -> None:
         kinds = tuple(k for k in ("emg", "acc") if k in rates_hz)
         self.inputs = select_streams(specs, kinds)
@@ -313,6 +322,7 @@ class FeatureFrontEnd:
             hop_s=hop_s,
             mains_hz=mains_hz,
             stale_timeout_s=stale_timeout_s,
+            feature_set_version=feature_set_version,
         )
         self.feature_set: FeatureSet = self.signal.feature_set
         base_names = self.feature_set.names
@@ -592,6 +602,7 @@ class DetectionPipeline:
             normaliser=rest,
             mains_hz=mains_hz,
             stale_timeout_s=stale_timeout_s,
+            feature_set_version=feature_set_version_of(md),
         )
         self.detector_config = detector_config or detector_config_for(md)
         device = next(iter(self.front.inputs.values())).device

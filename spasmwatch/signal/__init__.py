@@ -9,9 +9,12 @@ from spasmwatch.signal._align import AlignedBatch, Aligner
 from spasmwatch.signal._envelopes import MovingRMS, TeagerKaiser, moving_rms_step, tkeo_step
 from spasmwatch.signal._features import (
     ACC_FEATURES,
+    ACC_FEATURES_FS2,
     CLONUS_BAND_HZ,
     EMG_FEATURES,
+    EMG_FEATURES_FS2,
     FEATURE_SET_VERSION,
+    FEATURE_SET_VERSIONS,
     AccFeatures,
     EmgFeatures,
     FeatureSet,
@@ -47,11 +50,14 @@ from spasmwatch.signal._windowing import Window, WindowBatch, Windower
 
 __all__ = [
     "ACC_FEATURES",
+    "ACC_FEATURES_FS2",
     "CLONUS_BAND_HZ",
     "DEFAULT_HOP_S",
     "DEFAULT_WINDOW_S",
     "EMG_FEATURES",
+    "EMG_FEATURES_FS2",
     "FEATURE_SET_VERSION",
+    "FEATURE_SET_VERSIONS",
     "AccConditioner",
     "AccFeatures",
     "AlignedBatch",

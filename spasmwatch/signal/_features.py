@@ -34,6 +34,22 @@ acc.SPEN     shape  spectral entropy of that spectrum, normalised to 0..1
 acc.ORIENT   shape  angle (degrees) between the gravity vectors at window start and end
 ============ ====== ===========================================================================
 
+Feature set ``fs-2`` (the default since 2026-11-24) is ``fs-1`` with three more, appended
+per kind (so an ``fs-1`` vector is the ``fs-2`` vector without them, and ``fs-1`` models keep
+running unchanged):
+
+============== ====== =========================================================================
+emg.SPREAD     shape  how evenly the channels are active: mean channel RMS / largest channel
+                      RMS (1 when all electrodes see the same activity, 1/n_channels when one
+                      does; 1 for a single channel). Spasms recruit muscles around the limb,
+                      agonists and antagonists together; voluntary tasks are more focal.
+acc.JERK_REC   amp    mean jerk magnitude over the last 0.5 s of the window (g/s)
+acc.MAGVAR_REC amp    variance of the dynamic-acceleration magnitude over the last 0.5 s (g**2)
+============== ====== =========================================================================
+
+The recent-ACC pair reacts to a movement within half a second where the 2 s window
+averages it away (onset latency), like ``emg.RMS_REC`` does for EMG.
+
 ``thr`` (ZC, SSC) is half the channel's noise floor, the smallest window RMS seen so far on
 that channel (a running minimum kept by :class:`EmgFeatures`), so it scales with the device.
 Ratios whose denominator is zero (a perfectly flat window) are 0. Windows flagged ``has_gap``
@@ -54,9 +70,12 @@ from spasmwatch.signal._filters import acc_lowpass_cutoff, emg_band
 
 __all__ = [
     "ACC_FEATURES",
+    "ACC_FEATURES_FS2",
     "CLONUS_BAND_HZ",
     "EMG_FEATURES",
+    "EMG_FEATURES_FS2",
     "FEATURE_SET_VERSION",
+    "FEATURE_SET_VERSIONS",
     "AccFeatures",
     "EmgFeatures",
     "FeatureSet",
@@ -64,11 +83,15 @@ __all__ = [
     "emg_window_features",
 ]
 
-FEATURE_SET_VERSION = "fs-1"
+#: Feature-set version computed for new models; :data:`FEATURE_SET_VERSIONS` are all readable.
+FEATURE_SET_VERSION = "fs-2"
+FEATURE_SET_VERSIONS = ("fs-1", "fs-2")
 #: Clonus band (Hz), literature.md §1.2: 3.8-7 Hz typical, 3-8 Hz general range.
 CLONUS_BAND_HZ = (3.0, 8.0)
 ENVELOPE_BLOCK_S = 0.025
 RECENT_S = 0.25
+#: Span of the recent-ACC features of fs-2 (s).
+ACC_RECENT_S = 0.5
 ZC_THRESHOLD_FACTOR = 0.5
 
 #: (name, is_amplitude) in vector order.
@@ -93,7 +116,19 @@ ACC_FEATURES: tuple[tuple[str, bool], ...] = (
     ("SPEN", False),
     ("ORIENT", False),
 )
-_BY_KIND = {"emg": EMG_FEATURES, "acc": ACC_FEATURES}
+#: Columns fs-2 appends to each kind's fs-1 columns.
+EMG_FEATURES_FS2: tuple[tuple[str, bool], ...] = (("SPREAD", False),)
+ACC_FEATURES_FS2: tuple[tuple[str, bool], ...] = (("JERK_REC", True), ("MAGVAR_REC", True))
+_BY_VERSION = {
+    "fs-1": {"emg": EMG_FEATURES, "acc": ACC_FEATURES},
+    "fs-2": {"emg": EMG_FEATURES + EMG_FEATURES_FS2, "acc": ACC_FEATURES + ACC_FEATURES_FS2},
+}
+_BY_KIND = _BY_VERSION[FEATURE_SET_VERSION]
+
+
+def n_features_of(kind: str, version: str = FEATURE_SET_VERSION) -> int:
+    """Number of features of one stream kind in a feature-set version."""
+    return len(_BY_VERSION[version][kind])
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +141,7 @@ class FeatureSet:
         Stream kinds present, in vector order: ``("emg", "acc")``, ``("emg",)`` or
         ``("acc",)``. Features of absent kinds are not in the vector.
     version : str
-        Feature-set version, ``"fs-1"``.
+        Feature-set version, one of :data:`FEATURE_SET_VERSIONS` (default the newest).
     """
 
     kinds: tuple[str, ...]
@@ -121,26 +156,29 @@ class FeatureSet:
             )
         kinds = tuple(k for k in ("emg", "acc") if k in kinds)  # canonical order
         object.__setattr__(self, "kinds", kinds)
-        if self.version != FEATURE_SET_VERSION:
+        if self.version not in FEATURE_SET_VERSIONS:
             raise ConfigError(
-                f"FeatureSet.version must be {FEATURE_SET_VERSION!r} (got {self.version!r}); "
-                "this spasmwatch computes only that feature set"
+                f"FeatureSet.version must be one of {FEATURE_SET_VERSIONS} (got "
+                f"{self.version!r}); a model built for a newer feature set needs a newer "
+                "spasmwatch"
             )
 
     @property
     def name(self) -> str:
-        """Identifier for model metadata, e.g. ``"fs-1:emg+acc"``."""
+        """Identifier for model metadata, e.g. ``"fs-2:emg+acc"``."""
         return f"{self.version}:{'+'.join(self.kinds)}"
 
     @property
     def names(self) -> tuple[str, ...]:
         """Feature names in vector order, e.g. ``("emg.RMS", ..., "acc.ORIENT")``."""
-        return tuple(f"{k}.{n}" for k in self.kinds for n, _ in _BY_KIND[k])
+        table = _BY_VERSION[self.version]
+        return tuple(f"{k}.{n}" for k in self.kinds for n, _ in table[k])
 
     @property
     def amplitude_mask(self) -> np.ndarray:
         """bool ``(n_features,)``: True for amplitude features (rescaled per wearer)."""
-        return np.array([a for k in self.kinds for _, a in _BY_KIND[k]], dtype=bool)
+        table = _BY_VERSION[self.version]
+        return np.array([a for k in self.kinds for _, a in table[k]], dtype=bool)
 
     @property
     def n_features(self) -> int:
@@ -151,7 +189,7 @@ class FeatureSet:
         """Columns of one stream kind in the vector."""
         start = 0
         for k in self.kinds:
-            n = len(_BY_KIND[k])
+            n = len(_BY_VERSION[self.version][k])
             if k == kind:
                 return slice(start, start + n)
             start += n
@@ -159,7 +197,7 @@ class FeatureSet:
 
     @classmethod
     def from_name(cls, name: str) -> FeatureSet:
-        """Inverse of :attr:`name` (``"fs-1:emg+acc"``)."""
+        """Inverse of :attr:`name` (``"fs-2:emg+acc"``)."""
         version, _, kinds = name.partition(":")
         return cls(tuple(kinds.split("+")), version)
 
@@ -268,7 +306,7 @@ def _emg_envelope(env: np.ndarray, plan: _EmgPlan) -> tuple[np.ndarray, np.ndarr
 
 
 def emg_window_features(
-    x: np.ndarray, rate_hz: float, threshold: np.ndarray
+    x: np.ndarray, rate_hz: float, threshold: np.ndarray, version: str = FEATURE_SET_VERSION
 ) -> tuple[np.ndarray, np.ndarray]:
     """EMG features of stacked windows.
 
@@ -281,13 +319,16 @@ def emg_window_features(
         Sample rate (Hz).
     threshold : numpy.ndarray
         ZC/SSC amplitude threshold per window and channel ``(k, n_channels)`` (signal units).
+    version : str
+        Feature-set version (``"fs-2"`` appends SPREAD).
 
     Returns
     -------
     per_channel : numpy.ndarray
         ``(k, n_channels, 10)`` float64: every :data:`EMG_FEATURES` entry except COACT.
     aggregated : numpy.ndarray
-        ``(k, 11)`` float64: the channel mean of ``per_channel`` plus COACT.
+        ``(k, 11)`` (fs-1) or ``(k, 12)`` (fs-2) float64: the channel mean of ``per_channel``
+        plus COACT (and SPREAD).
 
     Notes
     -----
@@ -332,7 +373,15 @@ def emg_window_features(
     rms_rec = np.sqrt(np.einsum(ein, tail, tail).astype(np.float64) / nr)
     per = np.stack([rms, mav, wl, zc, ssc, tk, mnf, mdf, rhy, rms_rec], axis=2)
     agg = np.concatenate([per.mean(axis=1), coact[:, None]], axis=1)
+    if version != "fs-1":
+        agg = np.concatenate([agg, _spread(rms.T)[:, None]], axis=1)
     return per, agg
+
+
+def _spread(rms: np.ndarray) -> np.ndarray:
+    """emg.SPREAD of per-channel window RMS ``(n_channels, k)``: mean / max (1 when flat)."""
+    top = rms.max(axis=0)
+    return np.where(top > 0, rms.mean(axis=0) / np.where(top > 0, top, 1.0), 1.0)
 
 
 @functools.lru_cache(maxsize=64)
@@ -348,7 +397,9 @@ def _acc_plan(n: int, rate_hz: float) -> tuple[np.ndarray, np.ndarray, slice, sl
     return hann, f, band, clonus
 
 
-def acc_window_features(x: np.ndarray, rate_hz: float) -> np.ndarray:
+def acc_window_features(
+    x: np.ndarray, rate_hz: float, version: str = FEATURE_SET_VERSION
+) -> np.ndarray:
     """Accelerometer features of stacked windows.
 
     Parameters
@@ -358,11 +409,13 @@ def acc_window_features(x: np.ndarray, rate_hz: float) -> np.ndarray:
         jerk (3), as produced by :class:`~spasmwatch.signal.AccConditioner`, in g and g/s.
     rate_hz : float
         Sample rate (Hz).
+    version : str
+        Feature-set version (``"fs-2"`` appends JERK_REC and MAGVAR_REC).
 
     Returns
     -------
     numpy.ndarray
-        ``(k, 6)`` float64 in :data:`ACC_FEATURES` order.
+        ``(k, 6)`` (fs-1) or ``(k, 8)`` (fs-2) float64 in feature-set order.
     """
     x = np.asarray(x)
     if x.dtype not in (np.float32, np.float64):
@@ -370,10 +423,10 @@ def acc_window_features(x: np.ndarray, rate_hz: float) -> np.ndarray:
     xt = x.transpose(0, 2, 1)  # (k, 9, n): samples on the fast axis
     if xt.strides[2] != xt.itemsize:
         xt = np.ascontiguousarray(xt)
-    return _acc_features(xt, float(rate_hz))
+    return _acc_features(xt, float(rate_hz), version)
 
 
-def _acc_features(xt: np.ndarray, rate_hz: float) -> np.ndarray:
+def _acc_features(xt: np.ndarray, rate_hz: float, version: str = FEATURE_SET_VERSION) -> np.ndarray:
     """:func:`acc_window_features` of windows ``(k, 9, n)`` (samples on the last axis)."""
     n = xt.shape[2]
     hann, f, band, clonus = _acc_plan(n, rate_hz)
@@ -398,7 +451,13 @@ def _acc_features(xt: np.ndarray, rate_hz: float) -> np.ndarray:
     )
     orient = np.degrees(np.arccos(np.clip(cosang, -1.0, 1.0)))
     orient = np.where(cosang == 0, 0.0, orient)  # zero-length gravity: undefined -> 0
-    return np.stack([magvar, jmean, bpr, domf, spen, orient], axis=1)
+    cols = [magvar, jmean, bpr, domf, spen, orient]
+    if version != "fs-1":
+        nr = min(n, max(2, round(ACC_RECENT_S * rate_hz)))
+        cols.append(np.sqrt(np.einsum("kai,kai->ki", jerk[:, :, n - nr :], jerk[:, :, n - nr :]))
+                    .mean(axis=1, dtype=np.float64))  # fmt: skip
+        cols.append(mag[:, n - nr :].var(axis=1))
+    return np.stack(cols, axis=1)
 
 
 def _windows(x: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
@@ -511,12 +570,17 @@ class EmgFeatures:
         Sample rate (Hz).
     n_channels : int
         EMG channels.
+    version : str
+        Feature-set version (:data:`FEATURE_SET_VERSIONS`).
     """
 
-    def __init__(self, rate_hz: float, n_channels: int) -> None:
+    def __init__(self, rate_hz: float, n_channels: int, version: str = FEATURE_SET_VERSION) -> None:
         emg_band(rate_hz)  # validates the rate
+        FeatureSet(("emg",), version)  # validates the version
         self.rate_hz = float(rate_hz)
         self.n_channels = int(n_channels)
+        self.version = version
+        self.n_features = n_features_of("emg", version)
         self.reset()
 
     def reset(self) -> None:
@@ -529,17 +593,18 @@ class EmgFeatures:
         return self._floor.copy()
 
     def update(self, x: np.ndarray, has_gap: np.ndarray | None = None) -> np.ndarray:
-        """Features ``(k, 11)`` of windows ``(k, n_window, n_channels)``; NaN rows for gaps."""
+        """Features ``(k, n_features)`` of windows ``(k, n_window, n_channels)``; NaN rows for
+        gaps."""
         x = np.asarray(x)
         k = x.shape[0]
         if k == 0:
-            return np.zeros((0, len(EMG_FEATURES)))
+            return np.zeros((0, self.n_features))
         gap = np.zeros(k, dtype=bool) if has_gap is None else np.asarray(has_gap, dtype=bool)
         rms = np.sqrt(np.einsum("kic,kic->kc", x, x, dtype=np.float64) / x.shape[1])
         thr = self._thresholds(rms, gap)
         if gap.any():
             x = np.where(gap[:, None, None], 0.0, x).astype(x.dtype)
-        _, agg = emg_window_features(x, self.rate_hz, thr)
+        _, agg = emg_window_features(x, self.rate_hz, thr, self.version)
         agg[gap] = np.nan
         return agg
 
@@ -572,7 +637,8 @@ class EmgFeatures:
         Returns
         -------
         numpy.ndarray
-            ``(k, 11)`` like :meth:`update` on the stacked windows ``span[:, e - n + 1 : e + 1]``.
+            ``(k, n_features)`` like :meth:`update` on the stacked windows
+            ``span[:, e - n + 1 : e + 1]``.
 
         Notes
         -----
@@ -585,7 +651,7 @@ class EmgFeatures:
         """
         k = ends.shape[0]
         if k == 0:
-            return np.zeros((0, len(EMG_FEATURES)))
+            return np.zeros((0, self.n_features))
         plan = _emg_plan(n, self.rate_hz)
         gap = np.asarray(has_gap, dtype=bool)
         x = span if span.dtype in (np.float32, np.float64) else span.astype(np.float64)
@@ -630,6 +696,8 @@ class EmgFeatures:
             [a.T for a in (rms, mav, wl, zc, ssc, tk, mnf, mdf)] + [rhy, rms_rec.T], axis=2
         )
         agg = np.concatenate([per.mean(axis=1), coact[:, None]], axis=1)
+        if self.version != "fs-1":
+            agg = np.concatenate([agg, _spread(rms)[:, None]], axis=1)
         agg[gap] = np.nan
         return agg
 
@@ -637,19 +705,22 @@ class EmgFeatures:
 class AccFeatures:
     """Accelerometer window features (stateless; ``reset`` for the common contract)."""
 
-    def __init__(self, rate_hz: float) -> None:
+    def __init__(self, rate_hz: float, version: str = FEATURE_SET_VERSION) -> None:
         acc_lowpass_cutoff(rate_hz)
+        FeatureSet(("acc",), version)  # validates the version
         self.rate_hz = float(rate_hz)
+        self.version = version
+        self.n_features = n_features_of("acc", version)
 
     def reset(self) -> None:
         """Nothing to forget."""
 
     def update(self, x: np.ndarray, has_gap: np.ndarray | None = None) -> np.ndarray:
-        """Features ``(k, 6)`` of windows ``(k, n_window, 9)``; NaN rows for gaps."""
+        """Features ``(k, n_features)`` of windows ``(k, n_window, 9)``; NaN rows for gaps."""
         x = np.asarray(x, dtype=np.float64)
         if x.shape[0] == 0:
-            return np.zeros((0, len(ACC_FEATURES)))
-        out = acc_window_features(np.nan_to_num(x), self.rate_hz)
+            return np.zeros((0, self.n_features))
+        out = acc_window_features(np.nan_to_num(x), self.rate_hz, self.version)
         if has_gap is not None:
             out[np.asarray(has_gap, dtype=bool)] = np.nan
         return out
@@ -662,11 +733,11 @@ class AccFeatures:
         :meth:`EmgFeatures._update_span`). The windows are strided views, not copies."""
         k = ends.shape[0]
         if k == 0:
-            return np.zeros((0, len(ACC_FEATURES)))
+            return np.zeros((0, self.n_features))
         x = span.astype(np.float64)
         np.nan_to_num(x, copy=False)
         ends = np.asarray(ends, dtype=np.int64)
         w = _windows(x, ends - (n - 1), n).transpose(1, 0, 2)  # (k, 9, n)
-        out = _acc_features(w, self.rate_hz)
+        out = _acc_features(w, self.rate_hz, self.version)
         out[np.asarray(has_gap, dtype=bool)] = np.nan
         return out

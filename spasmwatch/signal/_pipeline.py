@@ -16,7 +16,12 @@ import numpy as np
 from spasmwatch.core import Gap, SampleBlock, StreamSpec
 from spasmwatch.errors import ConfigError, SignalError
 from spasmwatch.signal._align import AlignedBatch, Aligner
-from spasmwatch.signal._features import AccFeatures, EmgFeatures, FeatureSet
+from spasmwatch.signal._features import (
+    FEATURE_SET_VERSION,
+    AccFeatures,
+    EmgFeatures,
+    FeatureSet,
+)
 from spasmwatch.signal._filters import AccConditioner, SosFilter, design_emg
 from spasmwatch.signal._windowing import Windower, _Due
 
@@ -81,12 +86,20 @@ _NOTHING: tuple[np.ndarray, np.ndarray, np.ndarray] = (
 
 class _Stream:
     def __init__(
-        self, spec: StreamSpec, window_s: float, hop_s: float, origin_ns: int, mains_hz: float
+        self,
+        spec: StreamSpec,
+        window_s: float,
+        hop_s: float,
+        origin_ns: int,
+        mains_hz: float,
+        version: str,
     ) -> None:
         self.spec = spec
         if spec.kind == "emg":
             self.cond = SosFilter(design_emg(spec.rate_hz, mains_hz))
-            self.feat: EmgFeatures | AccFeatures = EmgFeatures(spec.rate_hz, spec.n_channels)
+            self.feat: EmgFeatures | AccFeatures = EmgFeatures(
+                spec.rate_hz, spec.n_channels, version
+            )
             self.scale = 1.0
             width = spec.n_channels
         else:
@@ -95,7 +108,7 @@ class _Stream:
                     f"accelerometer stream {spec.key} must have 3 axes (got {spec.channels})"
                 )
             self.cond = AccConditioner(spec.rate_hz)
-            self.feat = AccFeatures(spec.rate_hz)
+            self.feat = AccFeatures(spec.rate_hz, version)
             self.scale = ACC_UNIT_SCALE.get(spec.units, 1.0)
             width = 9
         self.win = Windower(
@@ -265,6 +278,8 @@ class SignalPipeline:
     stale_timeout_s : float or None
         A stream lagging the newest one by this much (s) is declared stale and no longer
         holds frames back; ``None`` waits forever.
+    feature_set_version : str
+        Which feature set to compute (:data:`FEATURE_SET_VERSIONS`; default the newest).
 
     Notes
     -----
@@ -286,6 +301,7 @@ class SignalPipeline:
         mains_hz: float = 50.0,
         origin_ns: int = 0,
         stale_timeout_s: float | None = 5.0,
+        feature_set_version: str = FEATURE_SET_VERSION,
     ) -> None:
         specs = list(specs)
         kinds = [s.kind for s in specs]
@@ -299,7 +315,7 @@ class SignalPipeline:
             raise ConfigError(
                 f"window_s and hop_s must be > 0 with hop_s <= window_s (got {window_s}, {hop_s})"
             )
-        self.feature_set = FeatureSet(tuple(kinds))
+        self.feature_set = FeatureSet(tuple(kinds), feature_set_version)
         order = {k: i for i, k in enumerate(self.feature_set.kinds)}
         self.specs = tuple(sorted(specs, key=lambda s: order[s.kind]))
         self.window_s = float(window_s)
@@ -307,7 +323,10 @@ class SignalPipeline:
         self.mains_hz = mains_hz
         self.origin_ns = int(origin_ns)
         self.stale_timeout_s = stale_timeout_s
-        self._streams = [_Stream(s, window_s, hop_s, self.origin_ns, mains_hz) for s in self.specs]
+        self._streams = [
+            _Stream(s, window_s, hop_s, self.origin_ns, mains_hz, feature_set_version)
+            for s in self.specs
+        ]
         self._by_key = {s.key: i for i, s in enumerate(self.specs)}
         self._aligner = Aligner(
             tuple(
@@ -396,6 +415,7 @@ class SignalPipeline:
             mains_hz=self.mains_hz,
             origin_ns=self.origin_ns,
             stale_timeout_s=stale_timeout_s,
+            feature_set_version=self.feature_set.version,
         )
 
     def extract(

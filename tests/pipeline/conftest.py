@@ -11,11 +11,18 @@ from spasmwatch.models import ModelMetadata, SpasmModel
 from spasmwatch.models._train import TrainConfig, _to_onnx, feature_names_for
 
 
-def build_tiny_model(path: Path, kinds=("emg", "acc"), lags=(4,), deltas=()) -> SpasmModel:
+def build_tiny_model(
+    path: Path, kinds=("emg", "acc"), lags=(4,), deltas=(), version="fs-2"
+) -> SpasmModel:
     """HGB on synthetic normalised features: spasm = high EMG RMS (or ACC MAGVAR)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     names = feature_names_for(kinds, lags, deltas)
+    if version == "fs-1":  # a model of the first feature set: its columns only
+        from spasmwatch.signal import FeatureSet
+
+        base = FeatureSet(tuple(kinds), "fs-1").names
+        names = base + tuple(f"{n}@-{k}" for k in lags for n in base)
     rng = np.random.default_rng(0)
     X = rng.normal(0.0, 0.3, size=(3000, len(names))).astype(np.float32)
     y = np.zeros(3000, int)
@@ -33,7 +40,7 @@ def build_tiny_model(path: Path, kinds=("emg", "acc"), lags=(4,), deltas=()) -> 
         hop_s=0.25,
         class_names=("none", "tonic", "clonic", "mixed", "myoclonic"),
         feature_names=names,
-        feature_set="fs-1:" + "+".join(kinds),
+        feature_set=f"{version}:" + "+".join(kinds),
         min_channels={"acc": 3} if "acc" in kinds else {},
         thresholds={"onset": 0.6, "offset": 0.4, "confirm_windows": 2, "calibration_s": 10},
     ).attach_to(onx)

@@ -35,11 +35,10 @@ def test_bad_suffix_is_refused_with_the_grammar(bad):
 
 def test_feature_names_for_lists_lags_then_changes():
     names = feature_names_for(("acc",), (1, 4), (4,))
-    assert names[:6] == tuple(
-        f"acc.{n}" for n in ("MAGVAR", "JERK", "BPR", "DOMF", "SPEN", "ORIENT")
-    )
-    assert names[6] == "acc.MAGVAR@-1" and names[12] == "acc.MAGVAR@-4"
-    assert names[18:] == tuple(n + "@d4" for n in names[:6])
+    base = ("MAGVAR", "JERK", "BPR", "DOMF", "SPEN", "ORIENT", "JERK_REC", "MAGVAR_REC")
+    assert names[:8] == tuple(f"acc.{n}" for n in base)
+    assert names[8] == "acc.MAGVAR@-1" and names[16] == "acc.MAGVAR@-4"
+    assert names[24:] == tuple(n + "@d4" for n in names[:8])
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +95,19 @@ def test_lag_and_change_columns_chunked_equal_whole(source, block_s):
     # built from them must not add more than that
     np.testing.assert_array_equal(np.isnan(X1), np.isnan(X2))
     np.testing.assert_allclose(X1, X2, rtol=1e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("version, n_base", [("fs-1", 17), ("fs-2", 20)])
+def test_a_model_gets_the_feature_set_it_was_trained_on(tmp_path, version, n_base):
+    """Models of the first feature set keep running after fs-2 became the default."""
+    from conftest import build_tiny_model
+
+    from spasmwatch.pipeline import DetectionPipeline, run_blocks
+
+    model = build_tiny_model(tmp_path / "m.onnx", version=version)
+    src = simulated_source(5, 60.0, spasms_per_day=3000.0)
+    pipe = DetectionPipeline(src.specs, model, stale_timeout_s=None, calibration_s=10.0)
+    assert pipe.front.feature_set.version == version
+    assert len(pipe.front.feature_set.names) == n_base
+    _, scores = run_blocks(pipe, src.blocks())
+    assert len(scores) > 100 and np.isfinite([s.p_spasm for s in scores]).mean() > 0.5

@@ -61,7 +61,9 @@ def test_emg_features_match_plain_numpy(rate, n, c, dtype):
     x = (rng.normal(size=(k, n, c)) * np.array([1.0, 5.0, 20.0][:c])).astype(dtype)
     thr = rng.uniform(0.1, 1.0, size=(k, c))
     per, agg = emg_window_features(x, rate, thr)
-    assert per.shape == (k, c, 10) and agg.shape == (k, len(EMG_FEATURES))
+    assert per.shape == (k, c, 10) and agg.shape == (k, len(EMG_FEATURES) + 1)
+    _, agg1 = emg_window_features(x, rate, thr, "fs-1")
+    np.testing.assert_array_equal(agg1, agg[:, : len(EMG_FEATURES)])  # fs-1 is a prefix
     rtol = 2e-4 if dtype == np.float32 else 1e-8
     for w in range(k):
         envs = []
@@ -76,6 +78,20 @@ def test_emg_features_match_plain_numpy(rate, n, c, dtype):
         else:
             ref_co = 0.0
         assert agg[w, 10] == pytest.approx(ref_co, rel=1e-3, abs=1e-6)
+        ch_rms = np.sqrt((x[w].astype(np.float64) ** 2).mean(axis=0))
+        assert agg[w, 11] == pytest.approx(ch_rms.mean() / ch_rms.max(), rel=1e-6)  # SPREAD
+
+
+def test_spread_separates_focal_from_widespread_activity():
+    rng = np.random.default_rng(9)
+    noise = rng.normal(size=(400, 8))
+    focal = noise * np.array([20.0, 3, 1, 1, 1, 1, 1, 3])
+    wide = noise * np.array([20.0, 15, 12, 10, 10, 12, 15, 18])
+    _, a = emg_window_features(np.stack([focal, wide]), 200.0, np.zeros((2, 8)))
+    spread = a[:, -1]
+    assert spread[0] < 0.3 < 0.7 < spread[1]
+    _, single = emg_window_features(noise[None, :, :1], 200.0, np.zeros((1, 1)))
+    assert single[0, -1] == 1.0
 
 
 def test_clonus_like_envelope_is_rhythmic():
@@ -107,6 +123,9 @@ def _ref_acc(x, rate):
         f[m][np.argmax(p[m])],
         -(q[q > 0] * np.log(q[q > 0])).sum() / np.log(m.sum()),
         np.degrees(np.arccos(np.clip(cos, -1, 1))),
+        # fs-2: the last 0.5 s
+        np.linalg.norm(jerk[-round(0.5 * rate) :], axis=1).mean(),
+        mag[-round(0.5 * rate) :].var(),
     ]
 
 
@@ -121,7 +140,8 @@ def test_acc_features_match_plain_numpy(rate):
     x[0, :, 3], x[0, :, 5] = np.sin(ang), np.cos(ang)
     x[1, :, 5] += 1.0
     out = acc_window_features(x, rate)
-    assert out.shape == (2, len(ACC_FEATURES))
+    assert out.shape == (2, len(ACC_FEATURES) + 2)
+    np.testing.assert_array_equal(acc_window_features(x, rate, "fs-1"), out[:, :6])
     for w in range(2):
         np.testing.assert_allclose(out[w], _ref_acc(x[w], rate), rtol=1e-8, atol=1e-9)
     assert out[0, 3] == pytest.approx(5.0)
@@ -161,17 +181,25 @@ def test_noise_floor_is_a_running_minimum_and_gaps_give_nan():
 
 
 def test_feature_set_names_and_versions():
-    fs = FeatureSet(("acc", "emg"))
+    fs = FeatureSet(("acc", "emg"), "fs-1")
     assert fs.kinds == ("emg", "acc") and fs.name == "fs-1:emg+acc"
     assert fs.names[0] == "emg.RMS" and fs.names[-1] == "acc.ORIENT"
     assert fs.n_features == len(EMG_FEATURES) + len(ACC_FEATURES)
     assert FeatureSet.from_name(fs.name) == fs
-    assert FeatureSet(("acc",)).names == tuple(f"acc.{n}" for n, _ in ACC_FEATURES)
+    assert FeatureSet(("acc",), "fs-1").names == tuple(f"acc.{n}" for n, _ in ACC_FEATURES)
     assert fs.names[fs.slice_of("acc")][0] == "acc.MAGVAR"
+    new = FeatureSet(("emg", "acc"))
+    assert new.version == "fs-2" and FeatureSet.from_name(new.name) == new
+    # fs-1 columns are fs-2's without the appended ones, kind by kind
+    assert new.names == (
+        fs.names[fs.slice_of("emg")] + ("emg.SPREAD",)
+        + fs.names[fs.slice_of("acc")] + ("acc.JERK_REC", "acc.MAGVAR_REC")
+    )  # fmt: skip
+    assert new.amplitude_mask[-2:].all() and not new.amplitude_mask[len(EMG_FEATURES)]
     with pytest.raises(ConfigError, match="kinds"):
         FeatureSet(("gyro",))
-    with pytest.raises(ConfigError, match="fs-1"):
-        FeatureSet(("emg",), "fs-0")
+    with pytest.raises(ConfigError, match=r"fs-1', 'fs-2'.*newer spasmwatch"):
+        FeatureSet(("emg",), "fs-3")
 
 
 def _stacked(span, ends, n):

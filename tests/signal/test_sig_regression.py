@@ -27,6 +27,9 @@ from spasmwatch.signal import (
 )
 
 DATA = Path(__file__).resolve().parent / "data" / "fs1_regression.npz"
+#: The pinned feature set (fs-2 adds columns, tested against plain numpy in test_sig_features;
+#: its fs-1 columns are these).
+V = "fs-1"
 T0 = 1_700_000_000_000_000_000
 EMG8 = StreamSpec("myo", "emg", tuple(f"c{i}" for i in range(8)), 200.0, "counts")
 ACC100 = StreamSpec("polar-h10", "acc", ("x", "y", "z"), 100.0, "mG")
@@ -145,17 +148,29 @@ def compute_all() -> dict[str, np.ndarray]:
     both = {"emg": (te, xe), "acc": (ta, xa)}
     for hop in (0.25, 0.5):
         key = f"extract_hop{int(hop * 1000)}"
-        put(key, _extract(SignalPipeline([EMG8, ACC100], hop_s=hop), both))
+        put(key, _extract(SignalPipeline([EMG8, ACC100], hop_s=hop, feature_set_version=V), both))
     # live-sized notifications (Myo 2 EMG samples, H10 ~36 ACC samples) and mixed sizes
     live = _interleave(_blocks(EMG8, te, xe, [2]), _blocks(ACC100, ta, xa, [36]))
-    put("live_2_36", _stream(SignalPipeline([EMG8, ACC100]), live))
+    put("live_2_36", _stream(SignalPipeline([EMG8, ACC100], feature_set_version=V), live))
     mixed = _interleave(_blocks(EMG8, te, xe, [8, 1, 50, 3, 333]), _blocks(ACC100, ta, xa, [4, 97]))
-    put("mixed_hop500", _stream(SignalPipeline([EMG8, ACC100], hop_s=0.5), mixed))
-    put("emg_only", _extract(SignalPipeline([EMG8], window_s=1.0, hop_s=0.1), {"emg": (te, xe)}))
+    put(
+        "mixed_hop500",
+        _stream(SignalPipeline([EMG8, ACC100], hop_s=0.5, feature_set_version=V), mixed),
+    )
+    put(
+        "emg_only",
+        _extract(
+            SignalPipeline([EMG8], window_s=1.0, hop_s=0.1, feature_set_version=V),
+            {"emg": (te, xe)},
+        ),
+    )
     put(
         "gapped_1k",
         _stream(
-            SignalPipeline([EMG1K, ACC25], mains_hz=60.0, stale_timeout_s=0.5), _gapped_blocks()
+            SignalPipeline(
+                [EMG1K, ACC25], mains_hz=60.0, stale_timeout_s=0.5, feature_set_version=V
+            ),
+            _gapped_blocks(),
         ),
     )
     # the window functions on their own
@@ -163,13 +178,13 @@ def compute_all() -> dict[str, np.ndarray]:
     for dtype in (np.float32, np.float64):
         w = (rng.normal(size=(5, 400, 3)) * [1.0, 4.0, 0.2]).astype(dtype)
         thr = rng.uniform(0.05, 0.8, size=(5, 3))
-        per, agg = emg_window_features(w, 200.0, thr)
+        per, agg = emg_window_features(w, 200.0, thr, V)
         put(f"emg_windows_{np.dtype(dtype).name}", {"per": per, "agg": agg})
     wa = rng.normal(size=(4, 200, 9)) * 0.05
     wa[:, :, 5] += 1.0
     wa[1, :, 0] += 0.3 * np.sin(2 * np.pi * 6.0 * np.arange(200) / 100.0)
-    put("acc_windows", {"out": acc_window_features(wa, 100.0)})
-    ef = EmgFeatures(200.0, 3)
+    put("acc_windows", {"out": acc_window_features(wa, 100.0, V)})
+    ef = EmgFeatures(200.0, 3, V)
     wf = (rng.normal(size=(6, 400, 3)) * rng.uniform(0.5, 3.0, size=(6, 1, 1))).astype(np.float32)
     a = ef.update(wf[:2])
     b = ef.update(wf[2:], has_gap=np.array([False, True, False, False]))
