@@ -1,14 +1,17 @@
-"""Parsing of query parameters shared by the routers (times, lists)."""
+"""Query parameters shared by the routers (times, wearer) and their parsing."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 import zoneinfo
+from typing import Annotated
+
+from fastapi import Query
 
 from spasmwatch.errors import ConfigError
 
-__all__ = ["TIME_HELP", "parse_range", "parse_time", "parse_tz"]
+__all__ = ["TIME_HELP", "EndQ", "StartQ", "WearerQ", "parse_range", "parse_time", "parse_tz"]
 
 _INT_RE = re.compile(r"^-?\d{1,19}$")
 
@@ -16,6 +19,20 @@ TIME_HELP = (
     "UTC time as integer nanoseconds since the Unix epoch, or ISO 8601 "
     "(e.g. 2026-03-01T08:00:00Z; without an offset it is read as UTC)"
 )
+
+#: ``start`` of a time range (parse with :func:`parse_range`)
+StartQ = Annotated[str | None, Query(description=TIME_HELP)]
+#: ``end`` of a time range, exclusive
+EndQ = Annotated[str | None, Query(description=TIME_HELP + "; exclusive")]
+#: ``wearer_id`` narrowing a query to one of the wearers the caller may see
+WearerQ = Annotated[
+    str | None,
+    Query(
+        max_length=128,
+        description="only this wearer (default: every wearer the token may see); "
+        "researchers pass the study pseudonym",
+    ),
+]
 
 
 def parse_time(value: str | None, name: str) -> int | None:

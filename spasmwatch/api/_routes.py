@@ -27,7 +27,8 @@ from spasmwatch.api._exports import (
     episodes_parquet,
     recording_edf,
 )
-from spasmwatch.api._params import TIME_HELP, parse_range, parse_tz
+from spasmwatch.api._filters import EpisodeFilter, EpisodeFilterQ, EpisodeListFilterQ
+from spasmwatch.api._params import EndQ, StartQ, WearerQ, parse_range, parse_tz
 from spasmwatch.api._scope import Scope, scoped
 from spasmwatch.api._wear import MIN_VALID_WEAR_S, format_count_with_wear, is_low_wear
 from spasmwatch.episodes._types import EPISODE_TYPES, SEVERITIES, Episode, Label, new_id
@@ -47,18 +48,6 @@ router = APIRouter(prefix="/api", route_class=AuthRoute)
 
 ALL = ("wearer", "clinician", "researcher")
 READERS = ("clinician", "researcher")
-
-Start = Annotated[str | None, Query(description=TIME_HELP)]
-End = Annotated[str | None, Query(description=TIME_HELP + "; exclusive")]
-WearerQ = Annotated[
-    str | None,
-    Query(
-        max_length=128,
-        description="only this wearer (default: every wearer the token may see); "
-        "researchers pass the study pseudonym",
-    ),
-]
-MAX_LIST = 100_000
 
 
 def _store(request: Request) -> Any:
@@ -102,63 +91,9 @@ def me(
 # --------------------------------------------------------------------------- episodes
 
 
-def _episode_query(
-    request: Request,
-    scope: Scope,
-    start: str | None,
-    end: str | None,
-    type_: list[str] | None,
-    min_severity: str | None,
-    source: str | None,
-    wearer_id: str | None,
-    limit: int | None,
-    exclude_false_alarms: bool = False,
-    placement: list[str] | None = None,
-) -> list[Episode]:
-    a, b = parse_range(start, end)
-    if type_:
-        bad = [t for t in type_ if t not in EPISODE_TYPES]
-        if bad:
-            raise ConfigError(f"'type' must be among {list(EPISODE_TYPES)} (got {bad[:5]})")
-    if min_severity is not None and min_severity not in SEVERITIES:
-        raise ConfigError(
-            f"'min_severity' must be one of {list(SEVERITIES)} (got {min_severity!r})"
-        )
-    return list(
-        _store(request).episodes(
-            start_ns=a,
-            end_ns=b,
-            types=type_ or None,
-            min_severity=min_severity,
-            source=source,
-            limit=limit,
-            exclude_false_alarms=exclude_false_alarms,
-            wearer_ids=scope.wearers(wearer_id),
-            placements=placement or None,
-        )
-    )
-
-
-TypeQ = Annotated[
-    list[str] | None,
-    Query(alias="type", description=f"episode types to keep, any of {list(EPISODE_TYPES)}"),
-]
-SeverityQ = Annotated[
-    str | None, Query(description=f"lowest severity to keep, one of {list(SEVERITIES)}")
-]
-SourceQ = Annotated[
-    str | None,
-    Query(max_length=200, description="'auto', 'self-report' or '<role>:<name>'"),
-]
-LimitQ = Annotated[int | None, Query(ge=1, le=MAX_LIST, description="at most this many")]
-PlacementQ = Annotated[
-    list[str] | None,
-    Query(
-        max_length=200,
-        description="sensor placements to keep, e.g. 'gastrocnemius-left'; a bare muscle "
-        "('gastrocnemius') keeps every side",
-    ),
-]
+def _episodes(request: Request, scope: Scope, flt: EpisodeFilter) -> list[Episode]:
+    """The caller's episodes that ``flt`` keeps (its ``wearer_id`` checked against the scope)."""
+    return flt.episodes(_store(request), scope.wearers(flt.wearer_id))
 
 
 @router.get(
@@ -171,17 +106,7 @@ PlacementQ = Annotated[
 def list_episodes(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: Start = None,
-    end: End = None,
-    type_: TypeQ = None,
-    min_severity: SeverityQ = None,
-    source: SourceQ = None,
-    wearer_id: WearerQ = None,
-    limit: LimitQ = None,
-    exclude_false_alarms: Annotated[
-        bool, Query(description="leave out episodes a label marks as a false alarm")
-    ] = False,
-    placement: PlacementQ = None,
+    flt: EpisodeListFilterQ,
     layout: Annotated[
         Literal["records", "columns"],
         Query(
@@ -190,19 +115,7 @@ def list_episodes(
         ),
     ] = "records",
 ) -> Response:
-    eps = _episode_query(
-        request,
-        scope,
-        start,
-        end,
-        type_,
-        min_severity,
-        source,
-        wearer_id,
-        limit,
-        exclude_false_alarms,
-        placement,
-    )
+    eps = _episodes(request, scope, flt)
     if layout == "columns":
         return _json({"count": len(eps), "columns": scope.episode_columns(eps)})
     return _json({"count": len(eps), "episodes": scope.episodes(eps)})
@@ -413,8 +326,8 @@ def confirm_episode(
 def list_self_reports(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: Start = None,
-    end: End = None,
+    start: StartQ = None,
+    end: EndQ = None,
     wearer_id: WearerQ = None,
 ) -> dict[str, Any]:
     a, b = parse_range(start, end)
@@ -546,8 +459,8 @@ WearerOne = Annotated[
 def daily_summary(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: Start = None,
-    end: End = None,
+    start: StartQ = None,
+    end: EndQ = None,
     tz: TzQ = None,
     wearer_id: WearerOne = None,
 ) -> dict[str, Any]:
@@ -562,8 +475,8 @@ def daily_summary(
 def hourly_summary(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: Start = None,
-    end: End = None,
+    start: StartQ = None,
+    end: EndQ = None,
     tz: TzQ = None,
     wearer_id: WearerOne = None,
 ) -> dict[str, Any]:
@@ -578,8 +491,8 @@ def hourly_summary(
 def weekly_summary(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: Start = None,
-    end: End = None,
+    start: StartQ = None,
+    end: EndQ = None,
     tz: TzQ = None,
     wearer_id: WearerOne = None,
 ) -> dict[str, Any]:
@@ -652,8 +565,8 @@ def recording_signal(
         str | None,
         Query(max_length=200, description="stream key, e.g. 'myo.emg' (default: the first EMG)"),
     ] = None,
-    start: Start = None,
-    end: End = None,
+    start: StartQ = None,
+    end: EndQ = None,
     buckets: Annotated[int, Query(ge=1, le=MAX_BUCKETS)] = 2000,
 ) -> Response:
     rec = _scoped_recording(request, scope, recording_id)
@@ -766,8 +679,8 @@ def list_labels(
     request: Request,
     scope: Annotated[Scope, scoped(*READERS)],
     recording_id: Annotated[str | None, Query(max_length=128)] = None,
-    start: Start = None,
-    end: End = None,
+    start: StartQ = None,
+    end: EndQ = None,
     wearer_id: WearerQ = None,
     origin: OriginQ = None,
 ) -> dict[str, Any]:
@@ -873,8 +786,8 @@ def _own(scope: Scope, wearer_id: str | None) -> str:
 def list_diary(
     request: Request,
     scope: Annotated[Scope, scoped("wearer", "clinician")],
-    start: Start = None,
-    end: End = None,
+    start: StartQ = None,
+    end: EndQ = None,
     wearer_id: WearerQ = None,
 ) -> dict[str, Any]:
     a, b = parse_range(start, end)
@@ -949,8 +862,8 @@ def delete_diary(
 def list_signal_losses(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: Start = None,
-    end: End = None,
+    start: StartQ = None,
+    end: EndQ = None,
     wearer_id: WearerQ = None,
 ) -> dict[str, Any]:
     a, b = parse_range(start, end)
@@ -984,8 +897,8 @@ class PromptIn(BaseModel):
 def list_prompts(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: Start = None,
-    end: End = None,
+    start: StartQ = None,
+    end: EndQ = None,
     wearer_id: WearerQ = None,
 ) -> dict[str, Any]:
     a, b = parse_range(start, end)
@@ -1045,21 +958,8 @@ def _attachment(body: bytes, media: str, name: str) -> Response:
     )
 
 
-def _export_eps(
-    request: Request,
-    scope: Scope,
-    start: str | None,
-    end: str | None,
-    type_: list[str] | None,
-    min_severity: str | None,
-    source: str | None,
-    wearer_id: str | None,
-    placement: list[str] | None,
-) -> list[Episode]:
-    eps = _episode_query(
-        request, scope, start, end, type_, min_severity, source, wearer_id, None, False, placement
-    )
-    return [scope.episode(e) for e in eps]
+def _export_eps(request: Request, scope: Scope, flt: EpisodeFilter) -> list[Episode]:
+    return [scope.episode(e) for e in _episodes(request, scope, flt)]
 
 
 @router.get(
@@ -1072,15 +972,9 @@ def _export_eps(
 def export_csv(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: Start = None,
-    end: End = None,
-    type_: TypeQ = None,
-    min_severity: SeverityQ = None,
-    source: SourceQ = None,
-    wearer_id: WearerQ = None,
-    placement: PlacementQ = None,
+    flt: EpisodeFilterQ,
 ) -> Response:
-    eps = _export_eps(request, scope, start, end, type_, min_severity, source, wearer_id, placement)
+    eps = _export_eps(request, scope, flt)
     return _attachment(episodes_csv(eps), "text/csv; charset=utf-8", "episodes.csv")
 
 
@@ -1094,15 +988,9 @@ def export_csv(
 def export_parquet(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: Start = None,
-    end: End = None,
-    type_: TypeQ = None,
-    min_severity: SeverityQ = None,
-    source: SourceQ = None,
-    wearer_id: WearerQ = None,
-    placement: PlacementQ = None,
+    flt: EpisodeFilterQ,
 ) -> Response:
-    eps = _export_eps(request, scope, start, end, type_, min_severity, source, wearer_id, placement)
+    eps = _export_eps(request, scope, flt)
     return _attachment(episodes_parquet(eps), "application/vnd.apache.parquet", "episodes.parquet")
 
 
@@ -1114,13 +1002,7 @@ def export_parquet(
 def export_fhir(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: Start = None,
-    end: End = None,
-    type_: TypeQ = None,
-    min_severity: SeverityQ = None,
-    source: SourceQ = None,
-    wearer_id: WearerQ = None,
-    placement: PlacementQ = None,
+    flt: EpisodeFilterQ,
 ) -> JSONResponse:
-    eps = _export_eps(request, scope, start, end, type_, min_severity, source, wearer_id, placement)
+    eps = _export_eps(request, scope, flt)
     return JSONResponse(episodes_fhir_bundle(eps), media_type="application/fhir+json")
