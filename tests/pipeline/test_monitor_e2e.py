@@ -112,11 +112,12 @@ def test_every_truth_episode_outside_gaps_is_logged(run):
         if not any(e.start_ns - 2e9 <= b and e.end_ns + 2e9 >= a for e in eps):
             missed += 1
             print("missed", ev)
-    assert checked >= 5
-    # KNOWN SHORTFALL (see the report): the issue asks for every one; measured 5 missed of
-    # the events checked at speed 20. The live-vs-offline test below shows the monitor
-    # logs what the same pipeline finds offline on the recorded data.
-    assert missed <= 0.4 * checked, f"{missed} of {checked} ground-truth episodes missed"
+    print(f"checked {checked} ground-truth episodes outside gaps, missed {missed}")
+    assert checked >= 10
+    # The issue asks for every one. Measured with the fs-2 models: 15 of 15 in one run,
+    # 14 of 15 in another (a 2.6 s tonic spasm at 0.58 MVC near the end of the hour) while
+    # an evaluation ran on the other core - the live run's timing is not deterministic.
+    assert missed <= 1, f"{missed} of {checked} ground-truth episodes missed"
 
 
 def test_prompts_follow_the_policy(run):
