@@ -57,3 +57,10 @@ def tiny_model(tmp_path_factory) -> SpasmModel:
 def tiny_model_with_changes(tmp_path_factory) -> SpasmModel:
     """The tiny model with change columns (``@d1``) too: their history crosses blocks."""
     return build_tiny_model(tmp_path_factory.mktemp("m") / "tiny_d.onnx", deltas=(1,))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_builder():
+    """:func:`build_tiny_model` for tests that need their own variant (a fixture, because
+    ``from conftest import ...`` picks whichever conftest module was imported first)."""
+    return build_tiny_model

@@ -98,13 +98,13 @@ def test_lag_and_change_columns_chunked_equal_whole(source, block_s):
 
 
 @pytest.mark.parametrize("version, n_base", [("fs-1", 17), ("fs-2", 20)])
-def test_a_model_gets_the_feature_set_it_was_trained_on(tmp_path, version, n_base):
+def test_a_model_gets_the_feature_set_it_was_trained_on(
+    tmp_path, tiny_model_builder, version, n_base
+):
     """Models of the first feature set keep running after fs-2 became the default."""
-    from conftest import build_tiny_model
-
     from spasmwatch.pipeline import DetectionPipeline, run_blocks
 
-    model = build_tiny_model(tmp_path / "m.onnx", version=version)
+    model = tiny_model_builder(tmp_path / "m.onnx", version=version)
     src = simulated_source(5, 60.0, spasms_per_day=3000.0)
     pipe = DetectionPipeline(src.specs, model, stale_timeout_s=None, calibration_s=10.0)
     assert pipe.front.feature_set.version == version
