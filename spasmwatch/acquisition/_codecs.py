@@ -24,6 +24,8 @@ import numpy as np
 from spasmwatch.errors import ConfigError, DecodeError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from spasmwatch.acquisition._frames import FrameDecoder
     from spasmwatch.acquisition._profiles import DeviceProfile, StreamProfile
 
@@ -134,9 +136,38 @@ def to_counts(physical: np.ndarray, scale: float, lo: int, hi: int) -> np.ndarra
     return np.clip(np.rint(physical / scale), lo, hi).astype(np.int64)
 
 
-def stream_of(profile: DeviceProfile, kind: str) -> StreamProfile:
-    """Profile stream ``kind`` (ConfigError if absent)."""
-    return profile.stream(kind)
+def to_units(counts: np.ndarray, scale: float) -> np.ndarray:
+    """Integer counts -> float64 samples in stream units (``counts x scale``; no multiply at 1)."""
+    samples = counts.astype(np.float64)
+    if scale != 1.0:
+        samples *= scale
+    return samples
+
+
+def check_length(where: str, data: bytes, need: int, expected: str) -> None:
+    """Raise DecodeError ``truncated`` (shorter) or ``bad_length`` (longer) unless
+    ``len(data) == need``; ``expected`` describes the layout for the message."""
+    if len(data) != need:
+        reason = "truncated" if len(data) < need else "bad_length"
+        raise decode_error(where, reason, expected, data)
+
+
+def encoder_stream(profile: DeviceProfile, kind: str, decoder: str, what: str) -> StreamProfile:
+    """Stream ``kind`` of ``profile`` for an encoder of ``decoder`` frames.
+
+    Raises ConfigError ``bad_kind`` ("stream <id>.<kind> is not <what>") when the stream
+    uses another decoder (and ConfigError from :meth:`DeviceProfile.stream` when absent).
+    """
+    s = profile.stream(kind)
+    if s.decoder != decoder:
+        raise ConfigError(f"stream {profile.id}.{kind} is not {what}", reason="bad_kind")
+    return s
+
+
+def frame_chunks(a: np.ndarray, samples_per_frame: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, a[start:start + samples_per_frame])`` for each notification, in order."""
+    for start in range(0, a.shape[0], samples_per_frame):
+        yield start, a[start : start + samples_per_frame]
 
 
 # --------------------------------------------------------------------------------------

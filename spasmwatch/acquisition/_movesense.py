@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from spasmwatch.acquisition._codecs import as_bytes, check_samples, decode_error, where_of
+from spasmwatch.acquisition._codecs import (
+    as_bytes,
+    check_samples,
+    decode_error,
+    encoder_stream,
+    frame_chunks,
+    where_of,
+)
 from spasmwatch.acquisition._frames import DecodedFrame
 from spasmwatch.errors import ConfigError
 
@@ -178,9 +185,7 @@ class MovesenseGspEncoder:
         max_notification_bytes: int | None = None,
         samples_per_frame: int | None = None,
     ) -> None:
-        s = profile.stream(kind)
-        if s.decoder != "movesense-gsp":
-            raise ConfigError(f"stream {profile.id}.{kind} is not GSP", reason="bad_kind")
+        s = encoder_stream(profile, kind, "movesense-gsp", "GSP")
         self.profile = profile
         self.stream = s
         self.kind = kind
@@ -219,13 +224,12 @@ class MovesenseGspEncoder:
         vals = (a / self.stream.scale).astype("<f4")
         uuid = self.characteristics[0]
         out: list[tuple[str, bytes]] = []
-        spf = self.samples_per_frame
         m = self.max_notification_bytes
-        for start in range(0, a.shape[0], spf):
+        for start, chunk in frame_chunks(vals, self.samples_per_frame):
             t_ns = self._t0 + round((self._idx + start) * self._period_ns)
             ts_ms = (t_ns // 1_000_000) & 0xFFFFFFFF
             msg = bytes([GSP_DATA, self.reference]) + int(ts_ms).to_bytes(4, "little")
-            msg += vals[start : start + spf].tobytes()
+            msg += chunk.tobytes()
             if len(msg) <= m:
                 out.append((uuid, msg))
             else:

@@ -14,9 +14,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from spasmwatch.acquisition._codecs import as_bytes, check_samples, decode_error, where_of
+from spasmwatch.acquisition._codecs import (
+    as_bytes,
+    check_length,
+    check_samples,
+    encoder_stream,
+    to_counts,
+    to_units,
+    where_of,
+)
 from spasmwatch.acquisition._frames import DecodedFrame
-from spasmwatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from spasmwatch.acquisition._profiles import DeviceProfile
@@ -47,14 +54,9 @@ class MyoEmgDecoder:
         """Decode one 16-byte EMG notification."""
         b = as_bytes(frame)
         need = 2 * self._c
-        if len(b) != need:
-            reason = "truncated" if len(b) < need else "bad_length"
-            raise decode_error(self._where, reason, f"{need} bytes (2 samples x 8 int8)", b)
+        check_length(self._where, b, need, f"{need} bytes (2 samples x 8 int8)")
         counts = np.frombuffer(b, np.int8).reshape(2, self._c)
-        samples = counts.astype(np.float64)
-        if self._scale != 1.0:
-            samples *= self._scale
-        return [DecodedFrame(kind="emg", samples=samples)]
+        return [DecodedFrame(kind="emg", samples=to_units(counts, self._scale))]
 
 
 class MyoImuDecoder:
@@ -77,9 +79,7 @@ class MyoImuDecoder:
     def decode(self, frame: bytes | bytearray | memoryview) -> list[DecodedFrame]:
         """Decode one 20-byte IMU notification."""
         b = as_bytes(frame)
-        if len(b) != 20:
-            reason = "truncated" if len(b) < 20 else "bad_length"
-            raise decode_error(self._where, reason, "20 bytes (<10h quat, acc, gyro)", b)
+        check_length(self._where, b, 20, "20 bytes (<10h quat, acc, gyro)")
         raw = np.frombuffer(b, "<i2").astype(np.float64)
         return [
             DecodedFrame(kind=k, samples=(raw[sl] * scale).reshape(1, -1))
@@ -97,9 +97,7 @@ class MyoEmgEncoder:
     kinds = ("emg",)
 
     def __init__(self, profile: DeviceProfile, kind: str = "emg") -> None:
-        s = profile.stream(kind)
-        if s.decoder != "myo-emg":
-            raise ConfigError(f"stream {profile.id}.{kind} is not Myo EMG", reason="bad_kind")
+        s = encoder_stream(profile, kind, "myo-emg", "Myo EMG")
         self.profile = profile
         self.stream = s
         self.kind = kind
@@ -127,8 +125,7 @@ class MyoEmgEncoder:
     ) -> list[tuple[str, bytes]]:
         """Encode ``(n, 8)`` counts; time and counters are ignored (Myo sends none)."""
         a = check_samples(samples, self.stream.n_channels, f"{self.profile.id}.emg")
-        counts = np.clip(np.rint(a / self.stream.scale), -128, 127).astype(np.int64)
-        counts = np.concatenate([self._pending, counts])
+        counts = np.concatenate([self._pending, to_counts(a, self.stream.scale, -128, 127)])
         n_pairs = counts.shape[0] // 2
         self._pending = counts[2 * n_pairs :]
         body = counts[: 2 * n_pairs].astype(np.int8).reshape(n_pairs, 2 * counts.shape[1])
@@ -151,9 +148,7 @@ class MyoImuEncoder:
     kinds = _IMU_KINDS
 
     def __init__(self, profile: DeviceProfile, kind: str = "acc") -> None:
-        s = profile.stream(kind)
-        if s.decoder != "myo-imu":
-            raise ConfigError(f"stream {profile.id}.{kind} is not Myo IMU", reason="bad_kind")
+        s = encoder_stream(profile, kind, "myo-imu", "Myo IMU")
         self.profile = profile
         self.kind = kind
         self.stream = s
@@ -176,7 +171,7 @@ class MyoImuEncoder:
             if n is not None and a.shape[0] != n:
                 raise ValueError("encode_imu: quat, acc and gyro must have the same n_samples")
             n = a.shape[0]
-            parts.append(np.clip(np.rint(a / self._scales[k]), *_I16).astype("<i2"))
+            parts.append(to_counts(a, self._scales[k], *_I16).astype("<i2"))
         raw = np.concatenate(parts, axis=1)
         uuid = self.characteristics[0]
         return [(uuid, row.tobytes()) for row in raw]

@@ -23,9 +23,13 @@ import numpy as np
 
 from spasmwatch.acquisition._codecs import (
     as_bytes,
+    check_length,
     check_samples,
     decode_error,
+    encoder_stream,
+    frame_chunks,
     to_counts,
+    to_units,
     where_of,
 )
 from spasmwatch.acquisition._frames import DecodedFrame
@@ -65,10 +69,7 @@ def parse_nus_command(data: bytes | bytearray | memoryview) -> tuple[int, int]:
     Raises DecodeError ``truncated`` (not 2 bytes) or ``unknown_type`` (op not 1/2).
     """
     b = as_bytes(data)
-    if len(b) != 2:
-        raise decode_error(
-            "nus-reference command", "truncated" if len(b) < 2 else "bad_length", "2 bytes", b
-        )
+    check_length("nus-reference command", b, 2, "2 bytes")
     if b[0] not in (NUS_CMD_START, NUS_CMD_STOP):
         raise decode_error("nus-reference command", "unknown_type", "op 0x01 or 0x02", b)
     return b[0], b[1]
@@ -117,9 +118,7 @@ class NusReferenceDecoder:
             raise decode_error(self._where, "unsupported_version", "protocol version 1", b)
         st = b[1]
         if st == NUS_RESPONSE:
-            if len(b) != 4:
-                reason = "truncated" if len(b) < 4 else "bad_length"
-                raise decode_error(self._where, reason, "4 bytes (A1 F0 op status)", b)
+            check_length(self._where, b, 4, "4 bytes (A1 F0 op status)")
             self.responses.append((b[2], b[3]))
             return []
         s = self._by_type.get(st)
@@ -133,19 +132,15 @@ class NusReferenceDecoder:
         if n == 0:
             raise decode_error(self._where, "bad_length", "n_samples >= 1", b)
         need = NUS_HEADER_BYTES + 2 * n * c
-        if len(b) != need:
-            reason = "truncated" if len(b) < need else "bad_length"
-            raise decode_error(
-                self._where, reason, f"{need} bytes (9 + {n} samples x {c} ch x int16)", b
-            )
+        check_length(self._where, b, need, f"{need} bytes (9 + {n} samples x {c} ch x int16)")
         seq = int.from_bytes(b[2:4], "little")
         counter = self._unwrap(st, int.from_bytes(b[4:8], "little"))
-        samples = np.frombuffer(b, "<i2", offset=NUS_HEADER_BYTES).reshape(n, c) * s.scale
+        counts = np.frombuffer(b, "<i2", offset=NUS_HEADER_BYTES).reshape(n, c)
         t_last = round((counter + n - 1) * 1e9 / s.rate_hz)
         return [
             DecodedFrame(
                 kind=s.kind,
-                samples=samples.astype(np.float64),
+                samples=to_units(counts, s.scale),
                 device_time_ns=int(t_last),
                 seq=seq,
                 sample_counter=counter,
@@ -164,9 +159,7 @@ class NusReferenceEncoder:
     def __init__(
         self, profile: DeviceProfile, kind: str, *, samples_per_frame: int | None = None
     ) -> None:
-        s = profile.stream(kind)
-        if s.decoder != "nus-reference":
-            raise ConfigError(f"stream {profile.id}.{kind} is not NUS", reason="bad_kind")
+        s = encoder_stream(profile, kind, "nus-reference", "NUS")
         self.profile = profile
         self.stream = s
         self.kind = kind
@@ -201,9 +194,7 @@ class NusReferenceEncoder:
         counts = to_counts(a, self.stream.scale, -32768, 32767).astype("<i2")
         uuid = self.characteristics[0]
         out: list[tuple[str, bytes]] = []
-        spf = self.samples_per_frame
-        for start in range(0, counts.shape[0], spf):
-            chunk = counts[start : start + spf]
+        for _, chunk in frame_chunks(counts, self.samples_per_frame):
             n = chunk.shape[0]
             head = bytes([NUS_MAGIC_VERSION, self.stream_type])
             head += self._seq.to_bytes(2, "little") + self._counter.to_bytes(4, "little")

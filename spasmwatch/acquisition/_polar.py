@@ -28,7 +28,10 @@ from spasmwatch.acquisition._codecs import (
     as_bytes,
     check_samples,
     decode_error,
+    encoder_stream,
+    frame_chunks,
     to_counts,
+    to_units,
     where_of,
 )
 from spasmwatch.acquisition._frames import DecodedFrame
@@ -551,10 +554,7 @@ class PolarPmdDecoder:
                 counts = _raw_ints(payload, widths[ft]).reshape(-1, c)
         except _Bad as e:
             raise decode_error(self._where, e.reason, e.expected, b) from None
-        scale = self._scale(s, ft)
-        samples = counts.astype(np.float64)
-        if scale != 1.0:
-            samples *= scale
+        samples = to_units(counts, self._scale(s, ft))
         return [DecodedFrame(kind=s.kind, samples=samples, device_time_ns=ts)]
 
 
@@ -654,9 +654,7 @@ class PolarPmdEncoder:
         block_size: int = 255,
         samples_per_frame: int | None = None,
     ) -> None:
-        s = profile.stream(kind)
-        if s.decoder != "polar-pmd":
-            raise ConfigError(f"stream {profile.id}.{kind} is not a PMD stream", reason="bad_kind")
+        s = encoder_stream(profile, kind, "polar-pmd", "a PMD stream")
         self.profile = profile
         self.stream = s
         self.kind = kind
@@ -720,10 +718,7 @@ class PolarPmdEncoder:
         counts = to_counts(a, self._scale, self._lo, self._hi)
         uuid = self.characteristics[0]
         out: list[tuple[str, bytes]] = []
-        spf = self.samples_per_frame
-        n = counts.shape[0]
-        for start in range(0, n, spf):
-            chunk = counts[start : start + spf]
+        for start, chunk in frame_chunks(counts, self.samples_per_frame):
             last = self._idx + start + chunk.shape[0] - 1
             ts = self._t0 + round(last * self._period_ns)
             header = bytes([self.pmd_type]) + int(ts).to_bytes(8, "little")
@@ -735,5 +730,5 @@ class PolarPmdEncoder:
             else:
                 body = _raw_bytes(chunk, _RAW_WIDTHS[self.kind][self.frame_type])
             out.append((uuid, header + body))
-        self._idx += n
+        self._idx += counts.shape[0]
         return out
