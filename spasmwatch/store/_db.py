@@ -40,7 +40,17 @@ from spasmwatch.episodes._types import (
     severity_rank,
 )
 from spasmwatch.errors import NotFoundError, StoreError
+from spasmwatch.store import _rows as rows
 from spasmwatch.store._migrations import LATEST_VERSION, apply_migrations, schema_version
+from spasmwatch.store._rows import (
+    DEVICE_COLS,
+    DIARY_COLS,
+    EP_COLS,
+    LABEL_COLS,
+    LOSS_COLS,
+    PROMPT_COLS,
+    SR_COLS,
+)
 from spasmwatch.store._values import (
     DIARY_KINDS,
     PROMPT_OUTCOMES,
@@ -60,32 +70,46 @@ from spasmwatch.store._values import (
 
 __all__ = ["EventStore", "resolve_tz"]
 
-_EP_COLS = (
-    "id, wearer_id, start_ns, end_ns, type, peak_intensity, severity, confidence, source, "
-    "model_id, device, placement, recording_id, final"
-)
-_LABEL_COLS = (
-    "id, wearer_id, recording_id, start_ns, end_ns, type, labeler, origin, episode_id, "
-    "is_false_alarm, note"
-)
-_PROMPT_COLS = (
-    "id, wearer_id, t_ns, reason, episode_id, exercise_id, outcome, outcome_t_ns, "
-    "fu_window_s, fu_episodes_before, fu_episodes_after, fu_active_s_before, "
-    "fu_active_s_after, fu_lost_s_before, fu_lost_s_after"
-)
-_DIARY_COLS = "id, wearer_id, t_ns, kind, text, dose"
-_DEVICE_COLS = (
-    "id, profile, name, address, battery_pct, firmware, placement_muscle, placement_side, "
-    "wearer_id, last_seen_ns"
-)
-_LOSS_COLS = "id, wearer_id, device, stream, start_ns, end_ns, cause, recording_id"
-_SR_COLS = (
-    "id, wearer_id, t_ns, kind, answer, episode_id, label_id, severity, body_site, trigger, "
-    "trigger_text"
-)
 _NOT_FALSE_ALARM = (
     "NOT EXISTS (SELECT 1 FROM labels l WHERE l.episode_id = e.id AND l.is_false_alarm = 1)"
 )
+
+# The plain CRUD statements, derived from the column lists in _rows (schema order).
+_EP_STAMPED = (*rows.EPISODE_FIELDS, "updated_ns")
+_EP_INSERT = rows.insert_sql("episodes", _EP_STAMPED)
+_EP_UPSERT = rows.insert_sql("episodes", _EP_STAMPED, update=_EP_STAMPED[1:])
+_LABEL_STAMPED = (*rows.LABEL_FIELDS, "updated_ns")
+_LABEL_INSERT = rows.insert_sql("labels", _LABEL_STAMPED)
+_LABEL_UPDATE = rows.update_sql("labels", _LABEL_STAMPED[1:])
+_PROMPT_COLUMNS = (*rows.PROMPT_FIELDS, *rows.FOLLOWUP_COLUMNS)
+_PROMPT_INSERT = rows.insert_sql("prompts", _PROMPT_COLUMNS)
+_PROMPT_REPLACE = rows.insert_sql("prompts", _PROMPT_COLUMNS, verb="INSERT OR REPLACE")
+_PROMPT_OUTCOME_UPDATE = rows.update_sql("prompts", ("outcome", "outcome_t_ns"))
+_PROMPT_FOLLOWUP_UPDATE = rows.update_sql("prompts", rows.FOLLOWUP_COLUMNS)
+_DIARY_INSERT = rows.insert_sql("diary", rows.DIARY_FIELDS)
+_DIARY_UPDATE = rows.update_sql("diary", rows.DIARY_FIELDS[1:])
+_DEVICE_REPLACE = rows.insert_sql("devices", rows.DEVICE_FIELDS, verb="INSERT OR REPLACE")
+_LOSS_REPLACE = rows.insert_sql("signal_losses", rows.LOSS_FIELDS, verb="INSERT OR REPLACE")
+_SR_INSERT = rows.insert_sql("self_reports", (*rows.SELF_REPORT_FIELDS, "created_ns"))
+# Upserts, never INSERT OR REPLACE: replacing a wearer or recording row would cascade.
+_WEARER_UPSERT = rows.insert_sql(
+    "wearers", rows.WEARER_FIELDS, update=("pseudonym", "display_name")
+)
+_RECORDING_UPSERT = rows.insert_sql(
+    "recordings", rows.RECORDING_FIELDS, update=rows.RECORDING_FIELDS[1:]
+)
+
+
+def _wearer(r: Sequence[Any]) -> Wearer:
+    return Wearer(*r)
+
+
+def _placement(r: Sequence[Any]) -> Placement:
+    return Placement(*r)
+
+
+def _first(r: Sequence[Any]) -> Any:
+    return r[0]
 
 
 def resolve_tz(tz: str | dt.tzinfo | None) -> dt.tzinfo:
@@ -103,158 +127,6 @@ def resolve_tz(tz: str | dt.tzinfo | None) -> dt.tzinfo:
             pass
     raise StoreError(
         f"tz must be an IANA time zone name like 'Europe/Berlin' (got {tz!r})", reason="invalid"
-    )
-
-
-_EP_FIELDS = (
-    "id",
-    "wearer_id",
-    "start_ns",
-    "end_ns",
-    "type",
-    "peak_intensity",
-    "severity",
-    "confidence",
-    "source",
-    "model_id",
-    "device",
-    "placement",
-    "recording_id",
-    "final",
-)
-_new_object = object.__new__
-_setattr = object.__setattr__
-
-
-def _episode(r: Sequence[Any]) -> Episode:
-    """Rebuild an Episode from a row without re-validating it.
-
-    Rows were validated on the way in (Episode.__post_init__ plus the table's STRICT types
-    and CHECK constraints); skipping a second validation makes the year-long timeline query
-    about three times faster.
-    """
-    ep = _new_object(Episode)
-    for name, value in zip(_EP_FIELDS, r):
-        _setattr(ep, name, value)
-    _setattr(ep, "severity", SEVERITIES[r[6] - 1])
-    _setattr(ep, "final", bool(r[13]))
-    return ep
-
-
-def _label(r: Sequence[Any]) -> Label:
-    return Label(
-        id=r[0],
-        wearer_id=r[1],
-        recording_id=r[2],
-        start_ns=r[3],
-        end_ns=r[4],
-        type=r[5],
-        labeler=r[6],
-        origin=r[7],
-        episode_id=r[8],
-        is_false_alarm=bool(r[9]),
-        note=r[10],
-    )
-
-
-def _prompt(r: Sequence[Any]) -> Prompt:
-    fu = None
-    if r[8] is not None:
-        fu = Followup(
-            window_s=r[8],
-            episodes_before=r[9],
-            episodes_after=r[10],
-            active_s_before=r[11],
-            active_s_after=r[12],
-            lost_s_before=r[13],
-            lost_s_after=r[14],
-        )
-    return Prompt(
-        id=r[0],
-        wearer_id=r[1],
-        t_ns=r[2],
-        reason=r[3],
-        episode_id=r[4],
-        exercise_id=r[5],
-        outcome=r[6],
-        outcome_t_ns=r[7],
-        followup=fu,
-    )
-
-
-def _prompt_row(p: Prompt) -> tuple[Any, ...]:
-    f = p.followup
-    fu: tuple[Any, ...] = (
-        (None,) * 7
-        if f is None
-        else (
-            f.window_s,
-            f.episodes_before,
-            f.episodes_after,
-            f.active_s_before,
-            f.active_s_after,
-            f.lost_s_before,
-            f.lost_s_after,
-        )
-    )
-    return (
-        p.id,
-        p.wearer_id,
-        p.t_ns,
-        p.reason,
-        p.episode_id,
-        p.exercise_id,
-        p.outcome,
-        p.outcome_t_ns,
-        *fu,
-    )
-
-
-def _diary(r: Sequence[Any]) -> DiaryEntry:
-    return DiaryEntry(id=r[0], wearer_id=r[1], t_ns=r[2], kind=r[3], text=r[4], dose=r[5])
-
-
-def _device(r: Sequence[Any]) -> Device:
-    return Device(
-        id=r[0],
-        profile=r[1],
-        name=r[2],
-        address=r[3],
-        battery_pct=r[4],
-        firmware=r[5],
-        placement_muscle=r[6],
-        placement_side=r[7],
-        wearer_id=r[8],
-        last_seen_ns=r[9],
-    )
-
-
-def _self_report(r: Sequence[Any]) -> SelfReport:
-    return SelfReport(
-        id=r[0],
-        wearer_id=r[1],
-        t_ns=r[2],
-        kind=r[3],
-        answer=r[4],
-        episode_id=r[5],
-        label_id=r[6],
-        severity=None if r[7] is None else SEVERITIES[r[7] - 1],
-        body_site=r[8],
-        trigger=r[9],
-        trigger_text=r[10],
-    )
-
-
-def _loss(r: Sequence[Any]) -> SignalLoss:
-    return SignalLoss(
-        id=r[0],
-        wearer_id=r[1],
-        device=r[2],
-        stream=r[3],
-        start_ns=r[4],
-        end_ns=r[5],
-        cause=r[6],
-        recording_id=r[7],
     )
 
 
@@ -309,6 +181,42 @@ class _Where:
     def add_in(self, column: str, values: list[str]) -> None:
         if values:
             self.add(f"{column} IN ({', '.join('?' * len(values))})", *values)
+
+    def add_ids(self, column: str, value: Iterable[str] | None, name: str) -> bool:
+        """Limit ``column`` to the ids ``value`` (``None``: no limit). ``False`` when the
+        list is empty, i.e. nothing can match and the caller should return ``[]``."""
+        ids = _ids(value, name)
+        if ids is None:
+            return True
+        if not ids:
+            return False
+        self.add_in(column, ids)
+        return True
+
+    def add_eq(self, column: str, value: str | None, name: str | None = None) -> None:
+        """``column = value`` unless ``value`` is ``None`` (a str is required otherwise)."""
+        _need(value, name or column, str)
+        if value is not None:
+            self.add(f"{column} = ?", value)
+
+    def add_window(self, column: str, start_ns: int | None, end_ns: int | None) -> None:
+        """``start_ns <= column < end_ns`` (each bound only if given)."""
+        _need(start_ns, "start_ns", int)
+        _need(end_ns, "end_ns", int)
+        if start_ns is not None:
+            self.add(f"{column} >= ?", start_ns)
+        if end_ns is not None:
+            self.add(f"{column} < ?", end_ns)
+
+    def add_overlap(self, start_ns: int | None, end_ns: int | None, end_op: str) -> None:
+        """Rows whose ``[start_ns, end_ns]`` columns overlap the given interval: ``start_ns <
+        end_ns`` and ``end_ns {end_op} start_ns`` (each only if given)."""
+        _need(start_ns, "start_ns", int)
+        _need(end_ns, "end_ns", int)
+        if end_ns is not None:
+            self.add("start_ns < ?", end_ns)
+        if start_ns is not None:
+            self.add(f"end_ns {end_op} ?", start_ns)
 
     def sql(self) -> str:
         return (" WHERE " + " AND ".join(self.parts)) if self.parts else ""
@@ -513,35 +421,44 @@ class EventStore:
             raise NotFoundError(f"no {what} with id {id_!r}", reason=what)
         return conv(rows[0])
 
+    def _select(
+        self,
+        cols: str,
+        table: str,
+        where: _Where,
+        order: str,
+        conv: Callable[[Sequence[Any]], Any],
+        limit: int | None = None,
+    ) -> list[Any]:
+        """``SELECT cols FROM table WHERE ... ORDER BY order [LIMIT ?]``, rows through conv."""
+        sql = f"SELECT {cols} FROM {table}{where.sql()} ORDER BY {order}"
+        params = list(where.params)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [conv(r) for r in self._query(sql, params)]
+
+    def _refuse_duplicate(
+        self, conn: sqlite3.Connection, table: str, what: str, id_: str, hint: str = ""
+    ) -> None:
+        if self._exists(conn, table, id_):
+            raise StoreError(f"{what} {id_!r} already exists{hint}", reason="duplicate")
+
     # ------------------------------------------------------------------ wearers
 
     def upsert_wearer(self, wearer: Wearer) -> None:
         """Add a wearer or update pseudonym / display name of an existing one."""
         self._check_type(wearer, Wearer, "wearer")
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO wearers (id, pseudonym, display_name, created_ns) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "pseudonym = excluded.pseudonym, display_name = excluded.display_name",
-                (wearer.id, wearer.pseudonym, wearer.display_name, wearer.created_ns),
-            )
+            conn.execute(_WEARER_UPSERT, rows.params(wearer, rows.WEARER_FIELDS))
 
     def get_wearer(self, wearer_id: str) -> Wearer:
         """The wearer with this id (NotFoundError if none)."""
-        return self._get(
-            "id, pseudonym, display_name, created_ns",
-            "wearers",
-            "wearer",
-            wearer_id,
-            lambda r: Wearer(*r),
-        )
+        return self._get(rows.WEARER_COLS, "wearers", "wearer", wearer_id, _wearer)
 
     def wearers(self) -> list[Wearer]:
         """All wearers, by id."""
-        rows = self._query(
-            "SELECT id, pseudonym, display_name, created_ns FROM wearers ORDER BY id"
-        )
-        return [Wearer(*r) for r in rows]
+        return self._select(rows.WEARER_COLS, "wearers", _Where(), "id", _wearer)
 
     def delete_wearer(self, wearer_id: str) -> None:
         """Delete a wearer and, by cascade, all their episodes, labels, prompts, diary,
@@ -550,40 +467,15 @@ class EventStore:
 
     # ------------------------------------------------------------------ episodes
 
-    @staticmethod
-    def _episode_params(ep: Episode) -> tuple[Any, ...]:
-        return (
-            ep.id,
-            ep.wearer_id,
-            ep.start_ns,
-            ep.end_ns,
-            ep.type,
-            ep.peak_intensity,
-            ep.severity_rank,
-            ep.confidence,
-            ep.source,
-            ep.model_id,
-            ep.device,
-            ep.placement,
-            ep.recording_id,
-            int(ep.final),
-            time.time_ns(),
-        )
-
     def add_episode(self, ep: Episode) -> None:
         """Insert a new episode (StoreError ``reason="duplicate"`` if the id exists)."""
         self._check_type(ep, Episode, "episode")
         with self.transaction() as conn:
-            if self._exists(conn, "episodes", ep.id):
-                raise StoreError(
-                    f"episode {ep.id!r} already exists; use upsert_episode to update it",
-                    reason="duplicate",
-                )
-            self._ensure_wearer(conn, ep.wearer_id)
-            conn.execute(
-                f"INSERT INTO episodes ({_EP_COLS}, updated_ns) VALUES ({', '.join('?' * 15)})",
-                self._episode_params(ep),
+            self._refuse_duplicate(
+                conn, "episodes", "episode", ep.id, "; use upsert_episode to update it"
             )
+            self._ensure_wearer(conn, ep.wearer_id)
+            conn.execute(_EP_INSERT, rows.episode_params(ep, time.time_ns()))
 
     def upsert_episode(self, ep: Episode) -> bool:
         """Insert or replace an episode by id. Returns ``True`` if it was new.
@@ -611,13 +503,7 @@ class EventStore:
                         reason="conflict",
                     )
             self._ensure_wearer(conn, ep.wearer_id)
-            cols = [c.strip() for c in _EP_COLS.split(",")] + ["updated_ns"]
-            sets = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
-            conn.execute(
-                f"INSERT INTO episodes ({', '.join(cols)}) VALUES ({', '.join('?' * 15)}) "
-                f"ON CONFLICT (id) DO UPDATE SET {sets}",
-                self._episode_params(ep),
-            )
+            conn.execute(_EP_UPSERT, rows.episode_params(ep, time.time_ns()))
             return old is None
 
     def add_episodes(self, eps: Iterable[Episode]) -> int:
@@ -628,15 +514,12 @@ class EventStore:
         with self.transaction() as conn:
             for w in {e.wearer_id for e in eps}:
                 self._ensure_wearer(conn, w)
-            conn.executemany(
-                f"INSERT INTO episodes ({_EP_COLS}, updated_ns) VALUES ({', '.join('?' * 15)})",
-                [self._episode_params(e) for e in eps],
-            )
+            conn.executemany(_EP_INSERT, [rows.episode_params(e, time.time_ns()) for e in eps])
         return len(eps)
 
     def get_episode(self, episode_id: str) -> Episode:
         """The episode with this id (NotFoundError if none)."""
-        return self._get(_EP_COLS, "episodes", "episode", episode_id, _episode)
+        return self._get(EP_COLS, "episodes", "episode", episode_id, rows.episode)
 
     def delete_episode(self, episode_id: str) -> None:
         """Delete an episode; labels and prompts that referred to it keep ``episode_id=None``."""
@@ -693,11 +576,8 @@ class EventStore:
             bare muscle (``"gastrocnemius"``) also matches every side of it.
         """
         w = _Where()
-        ids = _ids(wearer_ids, "wearer_ids")
-        if ids is not None:
-            if not ids:
-                return []
-            w.add_in("e.wearer_id", ids)
+        if not w.add_ids("e.wearer_id", wearer_ids, "wearer_ids"):
+            return []
         places = _ids(placements, "placements")
         if places is not None:
             if not places:
@@ -736,15 +616,12 @@ class EventStore:
             w.add("e.final = 1")
         if exclude_false_alarms:
             w.add(_NOT_FALSE_ALARM)
+        if limit is not None and limit < 0:
+            raise StoreError(f"limit must be >= 0 (got {limit})", reason="invalid")
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT {_EP_COLS} FROM episodes e{w.sql()} ORDER BY e.start_ns {order}, e.id"
-        params = list(w.params)
-        if limit is not None:
-            if limit < 0:
-                raise StoreError(f"limit must be >= 0 (got {limit})", reason="invalid")
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [_episode(r) for r in self._query(sql, params)]
+        return self._select(
+            EP_COLS, "episodes e", w, f"e.start_ns {order}, e.id", rows.episode, limit
+        )
 
     def count_episodes(self, wearer_id: str | None = None) -> int:
         """Number of stored episodes (of one wearer, or all)."""
@@ -853,34 +730,14 @@ class EventStore:
 
     # ------------------------------------------------------------------ labels
 
-    def _label_params(self, lb: Label) -> tuple[Any, ...]:
-        return (
-            lb.id,
-            lb.wearer_id,
-            lb.recording_id,
-            lb.start_ns,
-            lb.end_ns,
-            lb.type,
-            lb.labeler,
-            lb.origin,
-            lb.episode_id,
-            int(lb.is_false_alarm),
-            lb.note,
-            time.time_ns(),
-        )
-
     def add_label(self, label: Label) -> None:
         """Insert a new label (``episode_id`` must exist; duplicate id refused)."""
         self._check_type(label, Label, "label")
         with self.transaction() as conn:
-            if self._exists(conn, "labels", label.id):
-                raise StoreError(f"label {label.id!r} already exists", reason="duplicate")
+            self._refuse_duplicate(conn, "labels", "label", label.id)
             self._require_episode(conn, label.episode_id)
             self._ensure_wearer(conn, label.wearer_id)
-            conn.execute(
-                f"INSERT INTO labels ({_LABEL_COLS}, updated_ns) VALUES ({', '.join('?' * 12)})",
-                self._label_params(label),
-            )
+            conn.execute(_LABEL_INSERT, rows.label_params(label, time.time_ns()))
 
     def update_label(self, label: Label) -> None:
         """Replace an existing label (same id) with this version (NotFoundError if none)."""
@@ -890,17 +747,12 @@ class EventStore:
                 raise NotFoundError(f"no label with id {label.id!r}", reason="label")
             self._require_episode(conn, label.episode_id)
             self._ensure_wearer(conn, label.wearer_id)
-            p = self._label_params(label)
-            conn.execute(
-                "UPDATE labels SET wearer_id = ?, recording_id = ?, start_ns = ?, end_ns = ?, "
-                "type = ?, labeler = ?, origin = ?, episode_id = ?, is_false_alarm = ?, "
-                "note = ?, updated_ns = ? WHERE id = ?",
-                (*p[1:], p[0]),
-            )
+            p = rows.label_params(label, time.time_ns())
+            conn.execute(_LABEL_UPDATE, (*p[1:], p[0]))
 
     def get_label(self, label_id: str) -> Label:
         """The label with this id (NotFoundError if none)."""
-        return self._get(_LABEL_COLS, "labels", "label", label_id, _label)
+        return self._get(LABEL_COLS, "labels", "label", label_id, rows.label)
 
     def delete_label(self, label_id: str) -> None:
         """Delete a label (NotFoundError if none)."""
@@ -924,31 +776,15 @@ class EventStore:
         ``"researcher"`` labels); ``wearer_ids`` limits to those wearers ([] = none).
         """
         w = _Where()
-        ids = _ids(wearer_ids, "wearer_ids")
-        if ids is not None:
-            if not ids:
-                return []
-            w.add_in("wearer_id", ids)
-        for v, n in (
-            (recording_id, "recording_id"),
-            (wearer_id, "wearer_id"),
-            (labeler, "labeler"),
-            (episode_id, "episode_id"),
-        ):
-            _need(v, n, str)
-            if v is not None:
-                w.add(f"{n} = ?", v)
-        _need(start_ns, "start_ns", int)
-        _need(end_ns, "end_ns", int)
-        if end_ns is not None:
-            w.add("start_ns < ?", end_ns)
-        if start_ns is not None:
-            w.add("end_ns >= ?", start_ns)
+        if not w.add_ids("wearer_id", wearer_ids, "wearer_ids"):
+            return []
+        w.add_eq("recording_id", recording_id)
+        w.add_eq("wearer_id", wearer_id)
+        w.add_eq("labeler", labeler)
+        w.add_eq("episode_id", episode_id)
+        w.add_overlap(start_ns, end_ns, ">=")
         w.add_in("origin", _need_choices(origin, "origin", LABEL_ORIGINS))
-        rows = self._query(
-            f"SELECT {_LABEL_COLS} FROM labels{w.sql()} ORDER BY start_ns, id", w.params
-        )
-        return [_label(r) for r in rows]
+        return self._select(LABEL_COLS, "labels", w, "start_ns, id", rows.label)
 
     # ------------------------------------------------------------------ prompts
 
@@ -956,14 +792,10 @@ class EventStore:
         """Insert a new prompt (its ``episode_id``, if any, must already be stored)."""
         self._check_type(prompt, Prompt, "prompt")
         with self.transaction() as conn:
-            if self._exists(conn, "prompts", prompt.id):
-                raise StoreError(f"prompt {prompt.id!r} already exists", reason="duplicate")
+            self._refuse_duplicate(conn, "prompts", "prompt", prompt.id)
             self._require_episode(conn, prompt.episode_id)
             self._ensure_wearer(conn, prompt.wearer_id)
-            conn.execute(
-                f"INSERT INTO prompts ({_PROMPT_COLS}) VALUES ({', '.join('?' * 15)})",
-                _prompt_row(prompt),
-            )
+            conn.execute(_PROMPT_INSERT, rows.prompt_params(prompt))
 
     def upsert_prompt(self, prompt: Prompt) -> bool:
         """Insert or replace a prompt by id. Returns ``True`` if it was new."""
@@ -972,10 +804,7 @@ class EventStore:
             new = not self._exists(conn, "prompts", prompt.id)
             self._require_episode(conn, prompt.episode_id)
             self._ensure_wearer(conn, prompt.wearer_id)
-            conn.execute(
-                f"INSERT OR REPLACE INTO prompts ({_PROMPT_COLS}) VALUES ({', '.join('?' * 15)})",
-                _prompt_row(prompt),
-            )
+            conn.execute(_PROMPT_REPLACE, rows.prompt_params(prompt))
             return new
 
     def set_prompt_outcome(self, prompt_id: str, outcome: str, t_ns: int) -> Prompt:
@@ -983,43 +812,24 @@ class EventStore:
         _need(prompt_id, "prompt id", str, optional=False)
         _need(t_ns, "t_ns", int, optional=False)
         _need_choices([outcome], "outcome", PROMPT_OUTCOMES)
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE prompts SET outcome = ?, outcome_t_ns = ? WHERE id = ?",
-                (outcome, t_ns, prompt_id),
-            )
-            if cur.rowcount == 0:
-                raise NotFoundError(f"no prompt with id {prompt_id!r}", reason="prompt")
+        self._update_prompt(_PROMPT_OUTCOME_UPDATE, prompt_id, (outcome, t_ns))
         return self.get_prompt(prompt_id)
 
     def set_prompt_followup(self, prompt_id: str, followup: Followup) -> Prompt:
         """Store the spasm activity after vs before a prompt; returns the updated prompt."""
         _need(prompt_id, "prompt id", str, optional=False)
         self._check_type(followup, Followup, "followup")
-        f = followup
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE prompts SET fu_window_s = ?, fu_episodes_before = ?, "
-                "fu_episodes_after = ?, fu_active_s_before = ?, fu_active_s_after = ?, "
-                "fu_lost_s_before = ?, fu_lost_s_after = ? WHERE id = ?",
-                (
-                    f.window_s,
-                    f.episodes_before,
-                    f.episodes_after,
-                    f.active_s_before,
-                    f.active_s_after,
-                    f.lost_s_before,
-                    f.lost_s_after,
-                    prompt_id,
-                ),
-            )
-            if cur.rowcount == 0:
-                raise NotFoundError(f"no prompt with id {prompt_id!r}", reason="prompt")
+        self._update_prompt(_PROMPT_FOLLOWUP_UPDATE, prompt_id, rows.followup_params(followup))
         return self.get_prompt(prompt_id)
+
+    def _update_prompt(self, sql: str, prompt_id: str, values: tuple[Any, ...]) -> None:
+        with self.transaction() as conn:
+            if conn.execute(sql, (*values, prompt_id)).rowcount == 0:
+                raise NotFoundError(f"no prompt with id {prompt_id!r}", reason="prompt")
 
     def get_prompt(self, prompt_id: str) -> Prompt:
         """The prompt with this id (NotFoundError if none)."""
-        return self._get(_PROMPT_COLS, "prompts", "prompt", prompt_id, _prompt)
+        return self._get(PROMPT_COLS, "prompts", "prompt", prompt_id, rows.prompt)
 
     def delete_prompt(self, prompt_id: str) -> None:
         """Delete a prompt (NotFoundError if none)."""
@@ -1039,31 +849,16 @@ class EventStore:
     ) -> list[Prompt]:
         """Prompts offered in ``[start_ns, end_ns)`` matching every given filter, by time."""
         w = _Where()
-        ids = _ids(wearer_ids, "wearer_ids")
-        if ids is not None:
-            if not ids:
-                return []
-            w.add_in("wearer_id", ids)
-        _need(wearer_id, "wearer_id", str)
-        _need(start_ns, "start_ns", int)
-        _need(end_ns, "end_ns", int)
+        if not w.add_ids("wearer_id", wearer_ids, "wearer_ids"):
+            return []
+        w.add_eq("wearer_id", wearer_id)
+        w.add_window("t_ns", start_ns, end_ns)
         _need(limit, "limit", int)
-        if wearer_id is not None:
-            w.add("wearer_id = ?", wearer_id)
-        if start_ns is not None:
-            w.add("t_ns >= ?", start_ns)
-        if end_ns is not None:
-            w.add("t_ns < ?", end_ns)
         w.add_in("outcome", _need_choices(outcomes, "outcomes", PROMPT_OUTCOMES))
         w.add_in("reason", _need_choices(reasons, "reasons", PROMPT_REASONS))
         if without_followup:
             w.add("fu_window_s IS NULL")
-        sql = f"SELECT {_PROMPT_COLS} FROM prompts{w.sql()} ORDER BY t_ns, id"
-        params = list(w.params)
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [_prompt(r) for r in self._query(sql, params)]
+        return self._select(PROMPT_COLS, "prompts", w, "t_ns, id", rows.prompt, limit)
 
     # ------------------------------------------------------------------ diary
 
@@ -1071,30 +866,23 @@ class EventStore:
         """Record a diary entry (duplicate id refused)."""
         self._check_type(entry, DiaryEntry, "diary entry")
         with self.transaction() as conn:
-            if self._exists(conn, "diary", entry.id):
-                raise StoreError(f"diary entry {entry.id!r} already exists", reason="duplicate")
+            self._refuse_duplicate(conn, "diary", "diary entry", entry.id)
             self._ensure_wearer(conn, entry.wearer_id)
-            conn.execute(
-                f"INSERT INTO diary ({_DIARY_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (entry.id, entry.wearer_id, entry.t_ns, entry.kind, entry.text, entry.dose),
-            )
+            conn.execute(_DIARY_INSERT, rows.params(entry, rows.DIARY_FIELDS))
 
     def update_diary(self, entry: DiaryEntry) -> None:
         """Replace an existing diary entry (same id) (NotFoundError if none)."""
         self._check_type(entry, DiaryEntry, "diary entry")
         with self.transaction() as conn:
             self._ensure_wearer(conn, entry.wearer_id)
-            cur = conn.execute(
-                "UPDATE diary SET wearer_id = ?, t_ns = ?, kind = ?, text = ?, dose = ? "
-                "WHERE id = ?",
-                (entry.wearer_id, entry.t_ns, entry.kind, entry.text, entry.dose, entry.id),
-            )
+            p = rows.params(entry, rows.DIARY_FIELDS)
+            cur = conn.execute(_DIARY_UPDATE, (*p[1:], p[0]))
             if cur.rowcount == 0:
                 raise NotFoundError(f"no diary entry with id {entry.id!r}", reason="diary")
 
     def get_diary(self, entry_id: str) -> DiaryEntry:
         """The diary entry with this id (NotFoundError if none)."""
-        return self._get(_DIARY_COLS, "diary", "diary entry", entry_id, _diary)
+        return self._get(DIARY_COLS, "diary", "diary entry", entry_id, rows.diary)
 
     def delete_diary(self, entry_id: str) -> None:
         """Delete a diary entry (NotFoundError if none)."""
@@ -1113,70 +901,34 @@ class EventStore:
     ) -> list[DiaryEntry]:
         """Diary entries with ``t_ns`` in ``[start_ns, end_ns)`` matching the filters."""
         w = _Where()
-        ids = _ids(wearer_ids, "wearer_ids")
-        if ids is not None:
-            if not ids:
-                return []
-            w.add_in("wearer_id", ids)
-        _need(wearer_id, "wearer_id", str)
-        _need(start_ns, "start_ns", int)
-        _need(end_ns, "end_ns", int)
+        if not w.add_ids("wearer_id", wearer_ids, "wearer_ids"):
+            return []
+        w.add_eq("wearer_id", wearer_id)
+        w.add_window("t_ns", start_ns, end_ns)
         _need(limit, "limit", int)
-        if wearer_id is not None:
-            w.add("wearer_id = ?", wearer_id)
-        if start_ns is not None:
-            w.add("t_ns >= ?", start_ns)
-        if end_ns is not None:
-            w.add("t_ns < ?", end_ns)
         w.add_in("kind", _need_choices(kinds, "kinds", DIARY_KINDS))
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT {_DIARY_COLS} FROM diary{w.sql()} ORDER BY t_ns {order}, id"
-        params = list(w.params)
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [_diary(r) for r in self._query(sql, params)]
+        return self._select(DIARY_COLS, "diary", w, f"t_ns {order}, id", rows.diary, limit)
 
     # ------------------------------------------------------------------ devices
 
     def upsert_device(self, device: Device) -> None:
         """Add a device or replace what is known about it."""
         self._check_type(device, Device, "device")
-        d = device
         with self.transaction() as conn:
-            if d.wearer_id is not None:
-                self._ensure_wearer(conn, d.wearer_id)
-            conn.execute(
-                f"INSERT OR REPLACE INTO devices ({_DEVICE_COLS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    d.id,
-                    d.profile,
-                    d.name,
-                    d.address,
-                    d.battery_pct,
-                    d.firmware,
-                    d.placement_muscle,
-                    d.placement_side,
-                    d.wearer_id,
-                    d.last_seen_ns,
-                ),
-            )
+            if device.wearer_id is not None:
+                self._ensure_wearer(conn, device.wearer_id)
+            conn.execute(_DEVICE_REPLACE, rows.params(device, rows.DEVICE_FIELDS))
 
     def get_device(self, device_id: str) -> Device:
         """The device with this id (NotFoundError if none)."""
-        return self._get(_DEVICE_COLS, "devices", "device", device_id, _device)
+        return self._get(DEVICE_COLS, "devices", "device", device_id, rows.device)
 
     def devices(self, wearer_id: str | None = None) -> list[Device]:
         """Known devices (of one wearer), by id."""
-        _need(wearer_id, "wearer_id", str)
-        if wearer_id is None:
-            rows = self._query(f"SELECT {_DEVICE_COLS} FROM devices ORDER BY id")
-        else:
-            rows = self._query(
-                f"SELECT {_DEVICE_COLS} FROM devices WHERE wearer_id = ? ORDER BY id", (wearer_id,)
-            )
-        return [_device(r) for r in rows]
+        w = _Where()
+        w.add_eq("wearer_id", wearer_id)
+        return self._select(DEVICE_COLS, "devices", w, "id", rows.device)
 
     def delete_device(self, device_id: str) -> None:
         """Forget a device (NotFoundError if unknown)."""
@@ -1189,13 +941,7 @@ class EventStore:
         self._check_type(rec, RecordingInfo, "recording")
         with self.transaction() as conn:
             self._ensure_wearer(conn, rec.wearer_id)
-            conn.execute(
-                "INSERT INTO recordings (id, path, start_ns, end_ns, wearer_id) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET path = excluded.path, "
-                "start_ns = excluded.start_ns, end_ns = excluded.end_ns, "
-                "wearer_id = excluded.wearer_id",
-                (rec.id, rec.path, rec.start_ns, rec.end_ns, rec.wearer_id),
-            )
+            conn.execute(_RECORDING_UPSERT, rows.params(rec, rows.RECORDING_FIELDS))
             conn.execute("DELETE FROM recording_devices WHERE recording_id = ?", (rec.id,))
             conn.executemany(
                 "INSERT INTO recording_devices (recording_id, position, device) VALUES (?, ?, ?)",
@@ -1246,17 +992,12 @@ class EventStore:
         ongoing), optionally only one wearer's (or these wearers') or those including
         ``device``."""
         w = _Where()
-        ids = _ids(wearer_ids, "wearer_ids")
-        if ids is not None:
-            if not ids:
-                return []
-            w.add_in("r.wearer_id", ids)
-        _need(wearer_id, "wearer_id", str)
+        if not w.add_ids("r.wearer_id", wearer_ids, "wearer_ids"):
+            return []
+        w.add_eq("r.wearer_id", wearer_id, "wearer_id")
         _need(start_ns, "start_ns", int)
         _need(end_ns, "end_ns", int)
         _need(device, "device", str)
-        if wearer_id is not None:
-            w.add("r.wearer_id = ?", wearer_id)
         if end_ns is not None:
             w.add("r.start_ns < ?", end_ns)
         if start_ns is not None:
@@ -1278,23 +1019,9 @@ class EventStore:
     def upsert_signal_loss(self, loss: SignalLoss) -> None:
         """Record a loss of signal, or extend one still open (same id, later ``end_ns``)."""
         self._check_type(loss, SignalLoss, "signal loss")
-        s = loss
         with self.transaction() as conn:
-            self._ensure_wearer(conn, s.wearer_id)
-            conn.execute(
-                f"INSERT OR REPLACE INTO signal_losses ({_LOSS_COLS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    s.id,
-                    s.wearer_id,
-                    s.device,
-                    s.stream,
-                    s.start_ns,
-                    s.end_ns,
-                    s.cause,
-                    s.recording_id,
-                ),
-            )
+            self._ensure_wearer(conn, loss.wearer_id)
+            conn.execute(_LOSS_REPLACE, rows.params(loss, rows.LOSS_FIELDS))
 
     add_signal_loss = upsert_signal_loss
 
@@ -1309,25 +1036,12 @@ class EventStore:
     ) -> list[SignalLoss]:
         """Signal losses overlapping ``[start_ns, end_ns)``, by start."""
         w = _Where()
-        ids = _ids(wearer_ids, "wearer_ids")
-        if ids is not None:
-            if not ids:
-                return []
-            w.add_in("wearer_id", ids)
-        for v, n in ((wearer_id, "wearer_id"), (device, "device")):
-            _need(v, n, str)
-            if v is not None:
-                w.add(f"{n} = ?", v)
-        _need(start_ns, "start_ns", int)
-        _need(end_ns, "end_ns", int)
-        if end_ns is not None:
-            w.add("start_ns < ?", end_ns)
-        if start_ns is not None:
-            w.add("end_ns > ?", start_ns)
-        rows = self._query(
-            f"SELECT {_LOSS_COLS} FROM signal_losses{w.sql()} ORDER BY start_ns, id", w.params
-        )
-        return [_loss(r) for r in rows]
+        if not w.add_ids("wearer_id", wearer_ids, "wearer_ids"):
+            return []
+        w.add_eq("wearer_id", wearer_id)
+        w.add_eq("device", device)
+        w.add_overlap(start_ns, end_ns, ">")
+        return self._select(LOSS_COLS, "signal_losses", w, "start_ns, id", rows.loss)
 
     # ------------------------------------------------------------------ wear time
 
@@ -1466,13 +1180,13 @@ class EventStore:
         """The placement of ``device_id`` at time ``t_ns``, or ``None`` if none was set."""
         _need(device_id, "device_id", str, optional=False)
         _need(t_ns, "t_ns", int, optional=False)
-        rows = self._query(
-            "SELECT device, muscle, side, since_ns, until_ns, wearer_id FROM placements "
+        found = self._query(
+            f"SELECT {rows.PLACEMENT_COLUMNS} FROM placements "
             "WHERE device = ? AND since_ns <= ? AND (until_ns IS NULL OR until_ns > ?) "
             "ORDER BY since_ns DESC LIMIT 1",
             (device_id, t_ns, t_ns),
         )
-        return Placement(*rows[0]) if rows else None
+        return Placement(*found[0]) if found else None
 
     def placements(
         self,
@@ -1482,58 +1196,23 @@ class EventStore:
     ) -> list[Placement]:
         """Recorded placements (of one device, of these wearers), by device and time."""
         w = _Where()
-        _need(device, "device", str)
-        if device is not None:
-            w.add("device = ?", device)
-        ids = _ids(wearer_ids, "wearer_ids")
-        if ids is not None:
-            if not ids:
-                return []
-            w.add_in("wearer_id", ids)
-        rows = self._query(
-            "SELECT device, muscle, side, since_ns, until_ns, wearer_id FROM placements"
-            f"{w.sql()} ORDER BY device, since_ns",
-            w.params,
-        )
-        return [Placement(*r) for r in rows]
+        w.add_eq("device", device)
+        if not w.add_ids("wearer_id", wearer_ids, "wearer_ids"):
+            return []
+        return self._select(rows.PLACEMENT_COLUMNS, "placements", w, "device, since_ns", _placement)
 
     def episode_placements(self, *, wearer_ids: Iterable[str] | None = None) -> list[str]:
         """Distinct ``placement`` values of stored episodes (of these wearers), sorted."""
         w = _Where()
         w.add("placement IS NOT NULL")
-        ids = _ids(wearer_ids, "wearer_ids")
-        if ids is not None:
-            if not ids:
-                return []
-            w.add_in("wearer_id", ids)
-        return [
-            r[0]
-            for r in self._query(
-                f"SELECT DISTINCT placement FROM episodes{w.sql()} ORDER BY placement", w.params
-            )
-        ]
+        if not w.add_ids("wearer_id", wearer_ids, "wearer_ids"):
+            return []
+        return self._select("DISTINCT placement", "episodes", w, "placement", _first)
 
     # ------------------------------------------------------------------ self-reports
 
     def _insert_self_report(self, conn: sqlite3.Connection, r: SelfReport) -> None:
-        conn.execute(
-            f"INSERT INTO self_reports ({_SR_COLS}, created_ns) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                r.id,
-                r.wearer_id,
-                r.t_ns,
-                r.kind,
-                r.answer,
-                r.episode_id,
-                r.label_id,
-                None if r.severity is None else SEVERITIES.index(r.severity) + 1,
-                r.body_site,
-                r.trigger,
-                r.trigger_text,
-                time.time_ns(),
-            ),
-        )
+        conn.execute(_SR_INSERT, rows.self_report_params(r, time.time_ns()))
 
     def log_self_report(
         self, episode: Episode, report: SelfReport, label: Label
@@ -1560,14 +1239,9 @@ class EventStore:
             )
         with self.transaction() as conn:
             self._ensure_wearer(conn, episode.wearer_id)
-            conn.execute(
-                f"INSERT INTO episodes ({_EP_COLS}, updated_ns) VALUES ({', '.join('?' * 15)})",
-                self._episode_params(episode),
-            )
-            conn.execute(
-                f"INSERT INTO labels ({_LABEL_COLS}, updated_ns) VALUES ({', '.join('?' * 12)})",
-                self._label_params(label),
-            )
+            now = time.time_ns()
+            conn.execute(_EP_INSERT, rows.episode_params(episode, now))
+            conn.execute(_LABEL_INSERT, rows.label_params(label, now))
             self._insert_self_report(conn, report)
         return episode, report, label
 
@@ -1614,11 +1288,7 @@ class EventStore:
                 (report.episode_id, report.wearer_id),
             )
             if label is not None:
-                conn.execute(
-                    f"INSERT INTO labels ({_LABEL_COLS}, updated_ns) "
-                    f"VALUES ({', '.join('?' * 12)})",
-                    self._label_params(label),
-                )
+                conn.execute(_LABEL_INSERT, rows.label_params(label, time.time_ns()))
             self._insert_self_report(conn, report)
         return report, label
 
@@ -1633,25 +1303,12 @@ class EventStore:
     ) -> list[SelfReport]:
         """Self-reports with ``t_ns`` in ``[start_ns, end_ns)`` matching the filters."""
         w = _Where()
-        _need(start_ns, "start_ns", int)
-        _need(end_ns, "end_ns", int)
-        _need(episode_id, "episode_id", str)
-        if start_ns is not None:
-            w.add("t_ns >= ?", start_ns)
-        if end_ns is not None:
-            w.add("t_ns < ?", end_ns)
-        if episode_id is not None:
-            w.add("episode_id = ?", episode_id)
+        w.add_window("t_ns", start_ns, end_ns)
+        w.add_eq("episode_id", episode_id)
         w.add_in("kind", _need_choices(kind, "kind", ("logged", "answer")))
-        ids = _ids(wearer_ids, "wearer_ids")
-        if ids is not None:
-            if not ids:
-                return []
-            w.add_in("wearer_id", ids)
-        rows = self._query(
-            f"SELECT {_SR_COLS} FROM self_reports{w.sql()} ORDER BY t_ns, id", w.params
-        )
-        return [_self_report(r) for r in rows]
+        if not w.add_ids("wearer_id", wearer_ids, "wearer_ids"):
+            return []
+        return self._select(SR_COLS, "self_reports", w, "t_ns, id", rows.self_report)
 
 
 def _local_midnight_ns(day: dt.date, zone: dt.tzinfo) -> int:
