@@ -457,7 +457,7 @@ def authorize(request: Request, roles: Iterable[str]) -> Principal:
     """
     tokens: TokenStore = request.app.state.tokens
     principal = tokens.authenticate(_token_from(request))
-    allowed = tuple(roles)
+    allowed = tuple(sorted(roles))  # a stable message (a frozenset iterates by hash seed)
     if principal.role not in allowed:
         raise AuthError(
             f"a {principal.role} token may not call {request.method} {request.url.path}; "

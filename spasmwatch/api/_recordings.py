@@ -70,8 +70,9 @@ class RecordingIndex:
         rows = [r for r in found.values() if wearer_ids is None or r["wearer_id"] in wearer_ids]
         return sorted(rows, key=lambda r: (r["start_ns"], r["id"]))
 
-    def wearer_of(self, recording_id: str) -> str:
-        """Whose recording it is (index entry first, else the folder's manifest).
+    def _lookup(self, recording_id: str, field: str) -> Any:
+        """``field`` (``"wearer_id"`` or ``"path"``) of a recording: from the store's index
+        entry first, else from the folder's manifest.
 
         Raises
         ------
@@ -81,7 +82,7 @@ class RecordingIndex:
         getter = getattr(self._store, "get_recording", None)
         if getter is not None:
             try:
-                return str(getter(recording_id).wearer_id)
+                return getattr(getter(recording_id), field)
             except StoreError:  # NotFoundError included
                 pass
         row = self._scan().get(recording_id)
@@ -90,31 +91,27 @@ class RecordingIndex:
                 f"no recording with id {recording_id[:80]!r}; list them with GET /api/recordings",
                 reason="not_found",
             )
-        return str(row["wearer_id"])
+        return row[field]
 
-    def path_of(self, recording_id: str) -> Path:
-        """Folder of a recording.
+    def wearer_of(self, recording_id: str) -> str:
+        """Whose recording it is (index entry first, else the folder's manifest).
 
         Raises
         ------
         NotFoundError
             If no recording has this id.
         """
-        getter = getattr(self._store, "get_recording", None)
-        if getter is not None:
-            try:
-                return Path(getter(recording_id).path)
-            except NotFoundError:
-                pass
-            except StoreError:
-                pass
-        row = self._scan().get(recording_id)
-        if row is None:
-            raise NotFoundError(
-                f"no recording with id {recording_id[:80]!r}; list them with GET /api/recordings",
-                reason="not_found",
-            )
-        return Path(row["path"])
+        return str(self._lookup(recording_id, "wearer_id"))
+
+    def path_of(self, recording_id: str) -> Path:
+        """Folder of a recording (index entry first, else the folder's manifest).
+
+        Raises
+        ------
+        NotFoundError
+            If no recording has this id.
+        """
+        return Path(self._lookup(recording_id, "path"))
 
     def open(self, recording_id: str) -> Recording:
         """The opened :class:`~spasmwatch.store.Recording` (cached per id)."""

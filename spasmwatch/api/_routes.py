@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +60,64 @@ def _json(content: Any, status_code: int = 200) -> Response:
     # Plain json.dumps: FastAPI's jsonable_encoder costs ~10x more on a year of episodes.
     body = json.dumps(content, separators=(",", ":"), allow_nan=False)
     return Response(body, status_code=status_code, media_type="application/json")
+
+
+def _attachment(body: bytes, media: str, name: str) -> Response:
+    return Response(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+def _publish(request: Request, event: dict[str, Any]) -> None:
+    """Relay ``event`` to the live clients, if the app has a live bus."""
+    bus = request.app.state.bus
+    if bus is not None:
+        bus.publish_threadsafe(event)
+
+
+def _scoped_get(scope: Scope, get: Callable[[str], Any], what: str, obj_id: str) -> Any:
+    """``get(obj_id)``; 404 (like a missing one) when its wearer is not in the caller's scope."""
+    obj = get(obj_id)
+    scope.check(obj.wearer_id, what, obj_id)
+    return obj
+
+
+def _patched(old: Any, body: BaseModel, **fixed: Any) -> Any:
+    """``old`` with the fields ``body`` sets (not ``None``) and ``fixed`` replaced."""
+    changes = {k: v for k, v in body.model_dump().items() if v is not None}
+    return type(old).from_dict({**old.to_dict(), **changes, **fixed})
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A listing's or summary's ``start``, ``end``, ``wearer_id`` (and ``tz``), as given."""
+
+    start: str | None
+    end: str | None
+    wearer_id: str | None
+    tz: str | None = None
+
+
+def _window(start: StartQ = None, end: EndQ = None, wearer_id: WearerQ = None) -> _Window:
+    return _Window(start, end, wearer_id)
+
+
+#: a route parameter ``q: WindowQ`` declares the query parameters ``start``, ``end``,
+#: ``wearer_id``
+WindowQ = Annotated[_Window, Depends(_window)]
+
+
+def _listing(
+    key: str, fetch: Callable[..., Sequence[Any]], scope: Scope, q: _Window, **extra: Any
+) -> dict[str, Any]:
+    """``{"count", key}`` of what ``fetch`` finds in ``q``'s range for the caller's wearers.
+
+    ``fetch`` is a store query taking ``start_ns``, ``end_ns``, ``wearer_ids`` (and
+    ``extra``); the rows are shaped by :meth:`Scope.out`.
+    """
+    a, b = parse_range(q.start, q.end)
+    rows = fetch(start_ns=a, end_ns=b, wearer_ids=scope.wearers(q.wearer_id), **extra)
+    return {"count": len(rows), key: scope.out([x.to_dict() for x in rows])}
 
 
 # --------------------------------------------------------------------------- who am I
@@ -122,9 +182,23 @@ def list_episodes(
 
 
 def _scoped_episode(request: Request, scope: Scope, episode_id: str) -> Episode:
-    ep = _store(request).get_episode(episode_id)
-    scope.check(ep.wearer_id, "episode", episode_id)
-    return ep
+    return _scoped_get(scope, _store(request).get_episode, "episode", episode_id)
+
+
+def _episode_label(ep: Episode, labeler: str, origin: str, **fields: Any) -> Label:
+    """A new label on ``ep``'s interval, type, recording and wearer."""
+    return Label(
+        id=new_id(),
+        start_ns=ep.start_ns,
+        end_ns=ep.end_ns,
+        type=ep.type,
+        labeler=labeler,
+        origin=origin,
+        recording_id=ep.recording_id,
+        wearer_id=ep.wearer_id,
+        episode_id=ep.id,
+        **fields,
+    )
 
 
 @router.get("/episodes/{episode_id}", summary="one episode", tags=["episodes"])
@@ -149,18 +223,8 @@ def mark_false_alarm(
 ) -> dict[str, Any]:
     store = _store(request)
     ep = _scoped_episode(request, scope, episode_id)
-    label = Label(
-        id=new_id(),
-        start_ns=ep.start_ns,
-        end_ns=ep.end_ns,
-        type=ep.type,
-        labeler=scope.principal.name,
-        origin="researcher",
-        recording_id=ep.recording_id,
-        wearer_id=ep.wearer_id,
-        episode_id=ep.id,
-        is_false_alarm=True,
-        note="false alarm",
+    label = _episode_label(
+        ep, scope.principal.name, "researcher", is_false_alarm=True, note="false alarm"
     )
     store.add_label(label)
     return scope.out(label.to_dict())
@@ -269,9 +333,7 @@ def log_self_report(
         trigger_text=body.trigger_text,
     )
     _store(request).log_self_report(ep, report, label)
-    bus = request.app.state.bus
-    if bus is not None:
-        bus.publish_threadsafe({"type": "episode", "wearer_id": wearer, "episode": ep.to_dict()})
+    _publish(request, {"type": "episode", "wearer_id": wearer, "episode": ep.to_dict()})
     return {
         "self_report": report.to_dict(),
         "episode": ep.to_dict(),
@@ -294,18 +356,7 @@ def confirm_episode(
     ep = _scoped_episode(request, scope, episode_id)
     label = None
     if body.answer != "not_sure":
-        label = Label(
-            id=new_id(),
-            start_ns=ep.start_ns,
-            end_ns=ep.end_ns,
-            type=ep.type,
-            labeler="wearer",
-            origin="self-report",
-            recording_id=ep.recording_id,
-            wearer_id=ep.wearer_id,
-            episode_id=ep.id,
-            is_false_alarm=body.answer == "no",
-        )
+        label = _episode_label(ep, "wearer", "self-report", is_false_alarm=body.answer == "no")
     report = SelfReport(
         id=new_id(),
         t_ns=time.time_ns(),
@@ -326,13 +377,9 @@ def confirm_episode(
 def list_self_reports(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: StartQ = None,
-    end: EndQ = None,
-    wearer_id: WearerQ = None,
+    q: WindowQ,
 ) -> dict[str, Any]:
-    a, b = parse_range(start, end)
-    rows = _store(request).self_reports(a, b, wearer_ids=scope.wearers(wearer_id))
-    return {"count": len(rows), "self_reports": scope.out([r.to_dict() for r in rows])}
+    return _listing("self_reports", _store(request).self_reports, scope, q)
 
 
 # --------------------------------------------------------------------------- summaries
@@ -346,16 +393,8 @@ def _wear_fields(worn: float | None, usable: float | None, days: float) -> dict[
     }
 
 
-def _summary(
-    request: Request,
-    scope: Scope,
-    kind: str,
-    start: str | None,
-    end: str | None,
-    tz: str | None,
-    wearer_id: str | None,
-) -> dict[str, Any]:
-    a, b = parse_range(start, end)
+def _summary(request: Request, scope: Scope, kind: str, q: _Window) -> dict[str, Any]:
+    a, b = parse_range(q.start, q.end)
     now = time.time_ns()
     if b is None:
         b = now
@@ -368,8 +407,8 @@ def _summary(
             f"a {kind} summary covers at most {limit} days "
             f"(got {span_days:.0f}); narrow 'start'/'end'"
         )
-    wearer = scope.one(wearer_id)
-    zone = parse_tz(tz)
+    wearer = scope.one(q.wearer_id)
+    zone = parse_tz(q.tz)
     store = _store(request)
     fn = store.hourly_summary if kind == "hourly" else store.daily_summary
     buckets = [x.to_dict() for x in fn(wearer, a, b, zone)]
@@ -451,6 +490,16 @@ WearerOne = Annotated[
 ]
 
 
+def _summary_window(
+    start: StartQ = None, end: EndQ = None, tz: TzQ = None, wearer_id: WearerOne = None
+) -> _Window:
+    return _Window(start, end, wearer_id, tz)
+
+
+#: the summaries' query parameters: ``start``, ``end``, ``tz``, ``wearer_id`` (one wearer)
+SummaryQ = Annotated[_Window, Depends(_summary_window)]
+
+
 @router.get(
     "/summary/daily",
     summary="episode counts per local day, each with its wear time",
@@ -459,12 +508,9 @@ WearerOne = Annotated[
 def daily_summary(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: StartQ = None,
-    end: EndQ = None,
-    tz: TzQ = None,
-    wearer_id: WearerOne = None,
+    q: SummaryQ,
 ) -> dict[str, Any]:
-    return _summary(request, scope, "daily", start, end, tz, wearer_id)
+    return _summary(request, scope, "daily", q)
 
 
 @router.get(
@@ -475,12 +521,9 @@ def daily_summary(
 def hourly_summary(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: StartQ = None,
-    end: EndQ = None,
-    tz: TzQ = None,
-    wearer_id: WearerOne = None,
+    q: SummaryQ,
 ) -> dict[str, Any]:
-    return _summary(request, scope, "hourly", start, end, tz, wearer_id)
+    return _summary(request, scope, "hourly", q)
 
 
 @router.get(
@@ -491,12 +534,9 @@ def hourly_summary(
 def weekly_summary(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: StartQ = None,
-    end: EndQ = None,
-    tz: TzQ = None,
-    wearer_id: WearerOne = None,
+    q: SummaryQ,
 ) -> dict[str, Any]:
-    return _summary(request, scope, "weekly", start, end, tz, wearer_id)
+    return _summary(request, scope, "weekly", q)
 
 
 # --------------------------------------------------------------------------- recordings
@@ -623,11 +663,8 @@ def export_edf(
     rec = _scoped_recording(request, scope, recording_id)
     owner = request.app.state.recordings.wearer_of(recording_id)
     eps = _store(request).episodes(start_ns=rec.start_ns, end_ns=rec.end_ns, wearer_ids=[owner])
-    body = recording_edf(rec, eps)
-    return Response(
-        body,
-        media_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{_safe(recording_id)}.edf"'},
+    return _attachment(
+        recording_edf(rec, eps), "application/octet-stream", f"{_safe(recording_id)}.edf"
     )
 
 
@@ -684,15 +721,9 @@ def list_labels(
     wearer_id: WearerQ = None,
     origin: OriginQ = None,
 ) -> dict[str, Any]:
-    a, b = parse_range(start, end)
-    labels = _store(request).labels(
-        recording_id=recording_id,
-        start_ns=a,
-        end_ns=b,
-        origin=origin,
-        wearer_ids=scope.wearers(wearer_id),
-    )
-    return {"count": len(labels), "labels": scope.out([x.to_dict() for x in labels])}
+    q = _Window(start, end, wearer_id)
+    fetch = _store(request).labels
+    return _listing("labels", fetch, scope, q, recording_id=recording_id, origin=origin)
 
 
 @router.post("/labels", status_code=201, summary="create a label", tags=["labels"])
@@ -722,8 +753,7 @@ def create_label(
 
 
 def _scoped_label(request: Request, scope: Scope, label_id: str) -> Label:
-    label = _store(request).get_label(label_id)
-    scope.check(label.wearer_id, "label", label_id)
+    label = _scoped_get(scope, _store(request).get_label, "label", label_id)
     if label.origin != "researcher":
         raise StoreError(
             f"label {label_id!r} is a wearer's self-report: it is their answer and cannot "
@@ -740,11 +770,9 @@ def edit_label(
     label_id: str,
     body: LabelPatch,
 ) -> dict[str, Any]:
-    store = _store(request)
     old = _scoped_label(request, scope, label_id)
-    changes = {k: v for k, v in body.model_dump().items() if v is not None}
-    new = Label.from_dict({**old.to_dict(), **changes, "labeler": scope.principal.name})
-    store.update_label(new)
+    new = _patched(old, body, labeler=scope.principal.name)
+    _store(request).update_label(new)
     return scope.out(new.to_dict())
 
 
@@ -786,13 +814,9 @@ def _own(scope: Scope, wearer_id: str | None) -> str:
 def list_diary(
     request: Request,
     scope: Annotated[Scope, scoped("wearer", "clinician")],
-    start: StartQ = None,
-    end: EndQ = None,
-    wearer_id: WearerQ = None,
+    q: WindowQ,
 ) -> dict[str, Any]:
-    a, b = parse_range(start, end)
-    entries = _store(request).diary(start_ns=a, end_ns=b, wearer_ids=scope.wearers(wearer_id))
-    return {"count": len(entries), "entries": scope.out([x.to_dict() for x in entries])}
+    return _listing("entries", _store(request).diary, scope, q)
 
 
 @router.post("/diary", status_code=201, summary="add a diary entry", tags=["diary"])
@@ -821,9 +845,7 @@ class DiaryPatch(BaseModel):
 
 
 def _scoped_diary(request: Request, scope: Scope, entry_id: str) -> DiaryEntry:
-    entry = _store(request).get_diary(entry_id)
-    scope.check(entry.wearer_id, "diary entry", entry_id)
-    return entry
+    return _scoped_get(scope, _store(request).get_diary, "diary entry", entry_id)
 
 
 @router.patch("/diary/{entry_id}", summary="edit a diary entry", tags=["diary"])
@@ -833,9 +855,7 @@ def edit_diary(
     entry_id: str,
     body: DiaryPatch,
 ) -> dict[str, Any]:
-    old = _scoped_diary(request, scope, entry_id)
-    changes = {k: v for k, v in body.model_dump().items() if v is not None}
-    new = DiaryEntry.from_dict({**old.to_dict(), **changes})
+    new = _patched(_scoped_diary(request, scope, entry_id), body)
     _store(request).update_diary(new)
     return new.to_dict()
 
@@ -862,15 +882,9 @@ def delete_diary(
 def list_signal_losses(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: StartQ = None,
-    end: EndQ = None,
-    wearer_id: WearerQ = None,
+    q: WindowQ,
 ) -> dict[str, Any]:
-    a, b = parse_range(start, end)
-    losses = _store(request).signal_losses(
-        start_ns=a, end_ns=b, wearer_ids=scope.wearers(wearer_id)
-    )
-    return {"count": len(losses), "signal_losses": scope.out([x.to_dict() for x in losses])}
+    return _listing("signal_losses", _store(request).signal_losses, scope, q)
 
 
 # --------------------------------------------------------------------------- prompts
@@ -897,13 +911,9 @@ class PromptIn(BaseModel):
 def list_prompts(
     request: Request,
     scope: Annotated[Scope, scoped(*ALL)],
-    start: StartQ = None,
-    end: EndQ = None,
-    wearer_id: WearerQ = None,
+    q: WindowQ,
 ) -> dict[str, Any]:
-    a, b = parse_range(start, end)
-    prompts = _store(request).prompts(start_ns=a, end_ns=b, wearer_ids=scope.wearers(wearer_id))
-    return {"count": len(prompts), "prompts": scope.out([p.to_dict() for p in prompts])}
+    return _listing("prompts", _store(request).prompts, scope, q)
 
 
 @router.post("/prompts", status_code=201, summary="start an exercise on demand", tags=["prompts"])
@@ -933,29 +943,22 @@ def set_prompt_outcome(
     body: OutcomeIn,
 ) -> dict[str, Any]:
     store = _store(request)
-    scope.check(store.get_prompt(prompt_id).wearer_id, "prompt", prompt_id)
+    _scoped_get(scope, store.get_prompt, "prompt", prompt_id)
     store.set_prompt_outcome(prompt_id, body.outcome, time.time_ns())
     prompt = store.get_prompt(prompt_id)
-    bus = request.app.state.bus
-    if bus is not None:
-        bus.publish_threadsafe(
-            {
-                "type": "prompt_outcome",
-                "wearer_id": prompt.wearer_id,
-                "prompt_id": prompt_id,
-                "outcome": body.outcome,
-            }
-        )
+    _publish(
+        request,
+        {
+            "type": "prompt_outcome",
+            "wearer_id": prompt.wearer_id,
+            "prompt_id": prompt_id,
+            "outcome": body.outcome,
+        },
+    )
     return prompt.to_dict()
 
 
 # --------------------------------------------------------------------------- exports
-
-
-def _attachment(body: bytes, media: str, name: str) -> Response:
-    return Response(
-        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
 
 
 def _export_eps(request: Request, scope: Scope, flt: EpisodeFilter) -> list[Episode]:
