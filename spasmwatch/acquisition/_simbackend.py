@@ -167,11 +167,10 @@ class SimClock:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
 
     async def sleep_until(self, t_ns: int) -> None:
-        """Sleep until simulated time ``t_ns``. When it has passed already, still give the
-        other tasks one turn (``asyncio.sleep(0)``), so that a caller running late does not
-        hold the event loop."""
+        """Sleep until simulated time ``t_ns`` (returns at once if it has passed)."""
         delay = (t_ns - self.running_ns()) / 1e9 / self.speed
-        await asyncio.sleep(max(0.0, delay))
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 # ------------------------------------------------------------------------------- truth
@@ -877,11 +876,6 @@ class SimulatedDevice:
             self._wake.set()
 
     async def _deliver(self) -> None:
-        """Hand the queued notifications to the subscribers at their simulated arrival
-        times. Behind time (a loaded event loop, a fast clock), it still suspends before
-        every notification (:meth:`SimClock.sleep_until` yields even when late), as a real
-        BLE stack interleaves its notifications with the application: a backlog is never
-        handed over in one go while the consumer cannot run."""
         clock = self.clock
         q = self._queue
         while True:
@@ -890,11 +884,8 @@ class SimulatedDevice:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            head = q[0]
-            t, uuid, data, link, rec = head
+            t, uuid, data, link, rec = q[0]
             await clock.sleep_until(t)
-            if not q or q[0] is not head:  # cleared meanwhile (aclose)
-                continue
             q.popleft()
             cb = self._subs.get(uuid) if self._link is link else None
             if cb is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +16,6 @@ from spasmwatch.acquisition._codecs import make_decoders
 from spasmwatch.acquisition._faults import FaultConfig
 from spasmwatch.acquisition._polar import parse_pmd_cp_response
 from spasmwatch.acquisition._profiles import get_profile
-from spasmwatch.acquisition._session import BleSession, DeviceTarget
 from spasmwatch.acquisition._simbackend import SimClock, SimulatedDevice, SimWorld
 from spasmwatch.acquisition._sources import ArraySource, GeneratorSource
 from spasmwatch.errors import ConfigError
@@ -233,93 +231,3 @@ def test_sim_clock_runs_at_speed_and_pins():
     assert 0.9e9 < t < 3e9 and pinned == 123
     with pytest.raises(ConfigError, match="speed"):
         SimClock(speed=0)
-
-
-def _consumer_turns(w: SimWorld, dev: SimulatedDevice, backlog_s: float):
-    """Stream Myo EMG (100 notifications/s), put the clock ``backlog_s`` behind at once, and
-    count the notifications that arrive between two turns of a consumer task (one that
-    only yields to the event loop) while the backlog is delivered."""
-
-    async def main():
-        client_cls, _ = w.backends()
-        emg = get_profile("myo").stream("emg").characteristics
-        got: list[tuple[int, bytes]] = []
-        async with BleakClient(dev.address, backend=client_cls) as client:
-            for u in emg:
-                await client.start_notify(u, lambda c, d: got.append((w.clock.now_ns(), bytes(d))))
-            await client.write_gatt_char(MYO_CMD, b"\x01\x03\x02\x00\x00", response=True)
-            await w.clock.sleep(0.5)
-            before = len(got)
-            w.clock.jump(backlog_s)  # the delivery task wakes up backlog_s late
-            per_turn: list[int] = []
-            seen = len(got)
-            for _ in range(100_000):
-                await asyncio.sleep(0)
-                per_turn.append(len(got) - seen)
-                seen = len(got)
-                if len(got) - before >= 100 * backlog_s:
-                    break
-        await w.aclose()
-        return got, before, per_turn
-
-    return run(main())
-
-
-def test_a_delivery_backlog_lets_other_tasks_run_between_notifications():
-    w = SimWorld(speed=5)
-    dev = w.add(SimulatedDevice(get_profile("myo"), seed=6))
-    got, before, per_turn = _consumer_turns(w, dev, backlog_s=4.0)
-    assert len(got) - before >= 400  # the backlog: 4 s of EMG at 100 notifications/s
-    assert max(per_turn) == 1, max(per_turn)  # a turn between any two notifications
-    # still the device's order and arrival times: notifications of the backlog keep their
-    # simulated times, which never go back
-    # the simulation is unchanged by the turns: notification i is EMG frame i (2 samples),
-    # it arrives at that frame's emission time and carries the source's samples
-    frames = dev.truth("emg").frames
-    assert [t for t, _ in got] == [f.emit_ns for f in frames[: len(got)]]
-    assert all(f.status == "delivered" for f in frames[: len(got)])
-    dec = make_decoders(get_profile("myo"))
-    emg_uuid = get_profile("myo").stream("emg").characteristics[0]
-    x = np.concatenate([f.samples for _, d in got for f in dec[emg_uuid].decode(d)])
-    want = GeneratorSource(6).read("emg", 0, 2 * len(got), 200.0, 8)
-    np.testing.assert_allclose(x, want, atol=0.5)
-
-
-def test_a_stalled_event_loop_does_not_overflow_the_session_queue():
-    """After the loop was blocked (CPU load), the backlog reaches BleSession one
-    notification at a time, so a small block queue never overflows."""
-    w = SimWorld(speed=20)
-    w.add(SimulatedDevice(get_profile("myo"), seed=7))
-    client_cls, scanner_cls = w.backends()
-    session = BleSession(
-        [DeviceTarget("myo")],
-        client_backend=client_cls,
-        scanner_backend=scanner_cls,
-        clock=w.clock,
-        queue_size=8,
-    )
-    blocks = []
-
-    async def main():
-        async def stall_then_stop():
-            while not blocks:
-                await asyncio.sleep(0.01)
-            await w.clock.sleep(1.0)
-            time.sleep(0.15)  # the event loop is blocked for 3 simulated s
-            resumed = w.clock.running_ns()
-            while blocks[-1].t_ns[-1] < resumed + 0.5e9:  # until the backlog is through
-                await asyncio.sleep(0.01)
-            await session.stop()
-
-        async with session:
-            stopper = asyncio.create_task(stall_then_stop())
-            async for b in session:
-                blocks.append(b)
-            await stopper
-        await w.aclose()
-
-    run(main())
-    emg = [b for b in blocks if b.spec.key == "myo.emg"]
-    assert session.stats["myo"].dropped_blocks == 0
-    assert not [g for b in blocks for g in b.gaps if g.cause == "overflow"]
-    assert sum(b.n_samples for b in emg) > 200 * 4.5  # the stall's backlog was delivered
