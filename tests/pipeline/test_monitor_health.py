@@ -1,9 +1,10 @@
 """Device health, wear time, placement and retention in the live monitor: simulated devices
 through the real bleak API, the real health trackers, SQLite, a recording folder and the bus.
 
-One simulated minute of a Myo at 20x: EMG channel ch3 goes flat after 10 s, the battery
+One simulated minute of a Myo at 10x: EMG channel ch3 goes flat after 10 s, the battery
 starts at 22 % and drains 0.1 %/s (read every 5 s), the link drops after 30 s of each
-connection and the device stays away for 8 s.
+connection and the device stays away for 8 s. (10x, not 20x: simulated time follows the
+wall clock, and on an overloaded machine 20x lost data the assertions count.)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def run(tmp_path_factory, tiny_model):
     d = tmp_path_factory.mktemp("health")
     faults = FaultConfig(disconnect_every_s=30.0, reconnect_delay_s=8.0, battery_drain_per_h=360.0)
     world = simulated_world(
-        ["myo"], speed=20.0, faults=faults, battery_level=22, flat={"myo": ("emg", [3], 10.0)}
+        ["myo"], speed=10.0, faults=faults, battery_level=22, flat={"myo": ("emg", [3], 10.0)}
     )
     c, s = world.backends()
     bus = LiveBus(maxsize=100_000)
