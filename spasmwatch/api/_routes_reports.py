@@ -72,11 +72,19 @@ def _report_query(
 ReportQ = Annotated[_ReportQuery, Depends(_report_query)]
 
 
+#: Days a report may name: times are stored as int64 ns since 1970 (up to 2262-04-11), and
+#: a default start 29 days before 'end' must stay a valid date.
+_FIRST_DAY, _LAST_DAY = dt.date(1970, 2, 1), dt.date(2261, 12, 31)
+
+
 def _date(value: str, name: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise ConfigError(f"'{name}' must be a date YYYY-MM-DD (got {value!r})") from None
+    if not _FIRST_DAY <= day <= _LAST_DAY:
+        raise ConfigError(f"'{name}' must lie between {_FIRST_DAY} and {_LAST_DAY} (got {value!r})")
+    return day
 
 
 def _summary(request: Request, scope: Scope, q: _ReportQuery) -> Any:

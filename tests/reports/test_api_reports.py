@@ -84,3 +84,19 @@ def test_bad_dates_are_4xx(api):
         "/api/reports/summary", params={"start": "2024-06-05", "end": "2024-06-01"}, headers=h
     )
     assert 400 <= r.status_code < 500
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        {"end": "0001-01-01"},  # the default start, 29 days earlier, is no date
+        {"start": "9999-12-01", "end": "9999-12-31"},  # beyond int64 ns
+        {"start": "1969-12-31", "end": "1970-01-05"},
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/reports/summary", "/api/reports/pdf"])
+def test_days_outside_the_storable_range_are_refused_not_500(api, path, q):
+    client, tokens = api
+    r = client.get(path, params=q, headers=_h(tokens, "wearer"))
+    assert 400 <= r.status_code < 500, r.text
+    assert "must lie between 1970-02-01 and 2261-12-31" in r.text
