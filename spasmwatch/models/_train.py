@@ -67,7 +67,7 @@ from spasmwatch.models._dataset import (
     source_truth,
 )
 from spasmwatch.models._metadata import ModelMetadata
-from spasmwatch.signal import FeatureSet
+from spasmwatch.signal import FEATURE_SET_VERSION, FeatureSet
 
 __all__ = [
     "MODEL_KINDS",
@@ -175,11 +175,15 @@ class TrainConfig:
 
 
 def feature_names_for(
-    kinds: Sequence[str], lags: Sequence[int], deltas: Sequence[int] = ()
+    kinds: Sequence[str],
+    lags: Sequence[int],
+    deltas: Sequence[int] = (),
+    version: str = FEATURE_SET_VERSION,
 ) -> tuple[str, ...]:
-    """Model input names: the features (newest feature set) of ``kinds``, their lagged copies
-    (``"emg.RMS@-4"``), then their changes over ``deltas`` frames (``"emg.RMS@d4"``)."""
-    base = FeatureSet(tuple(kinds)).names
+    """Model input names: the features (feature set ``version``, default the newest) of
+    ``kinds``, their lagged copies (``"emg.RMS@-4"``), then their changes over ``deltas``
+    frames (``"emg.RMS@d4"``)."""
+    base = FeatureSet(tuple(kinds), version).names
     return (
         base
         + tuple(f"{n}@-{k}" for k in lags for n in base)

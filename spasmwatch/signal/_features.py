@@ -433,7 +433,8 @@ def _acc_features(xt: np.ndarray, rate_hz: float, version: str = FEATURE_SET_VER
     dyn, jerk = xt[:, 0:3], xt[:, 6:9]
     mag = np.sqrt(np.einsum("kai,kai->ki", dyn, dyn)).astype(np.float64)
     magvar = mag.var(axis=1)
-    jmean = np.sqrt(np.einsum("kai,kai->ki", jerk, jerk)).mean(axis=1, dtype=np.float64)
+    jmag = np.sqrt(np.einsum("kai,kai->ki", jerk, jerk))
+    jmean = jmag.mean(axis=1, dtype=np.float64)
     sp = sfft.rfft(dyn * hann.astype(xt.dtype, copy=False), axis=2)
     spec = (sp.real**2 + sp.imag**2).sum(axis=1, dtype=np.float64)
     pb, fb = spec[:, band], f[band]
@@ -454,8 +455,7 @@ def _acc_features(xt: np.ndarray, rate_hz: float, version: str = FEATURE_SET_VER
     cols = [magvar, jmean, bpr, domf, spen, orient]
     if version != "fs-1":
         nr = min(n, max(2, round(ACC_RECENT_S * rate_hz)))
-        cols.append(np.sqrt(np.einsum("kai,kai->ki", jerk[:, :, n - nr :], jerk[:, :, n - nr :]))
-                    .mean(axis=1, dtype=np.float64))  # fmt: skip
+        cols.append(jmag[:, n - nr :].mean(axis=1, dtype=np.float64))
         cols.append(mag[:, n - nr :].var(axis=1))
     return np.stack(cols, axis=1)
 

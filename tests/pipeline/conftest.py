@@ -17,12 +17,7 @@ def build_tiny_model(
     """HGB on synthetic normalised features: spasm = high EMG RMS (or ACC MAGVAR)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    names = feature_names_for(kinds, lags, deltas)
-    if version == "fs-1":  # a model of the first feature set: its columns only
-        from spasmwatch.signal import FeatureSet
-
-        base = FeatureSet(tuple(kinds), "fs-1").names
-        names = base + tuple(f"{n}@-{k}" for k in lags for n in base)
+    names = feature_names_for(kinds, lags, deltas, version)
     rng = np.random.default_rng(0)
     X = rng.normal(0.0, 0.3, size=(3000, len(names))).astype(np.float32)
     y = np.zeros(3000, int)
