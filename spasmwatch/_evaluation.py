@@ -415,7 +415,7 @@ def write_report(
     path: str | Path,
     *,
     data_dir: str | Path | None,
-    n_wearers: int = 12,
+    n_wearers: int = 36,
     hours: float = 2.0,
     robustness_wearers: int = 6,
     robustness_hours: float = 1.0,

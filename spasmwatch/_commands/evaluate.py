@@ -30,7 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, help="real data folder (myo-readings, daphnet-fog)"
     )
-    parser.add_argument("--test-wearers", type=int, default=12, help="simulated test wearers")
+    parser.add_argument(
+        "--test-wearers", type=int, default=36, help="simulated test wearers (default 36)"
+    )
     parser.add_argument("--hours", type=float, default=2.0, help="hours per test wearer")
     parser.add_argument(
         "--robustness-wearers", type=int, default=6, help="wearers per robustness condition"

@@ -18,9 +18,11 @@ HELP = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``spasmwatch train``."""
     parser.add_argument("--seed", type=int, default=7, help="training seed (default 7)")
-    parser.add_argument("--wearers", type=int, default=36, help="simulated training wearers")
     parser.add_argument(
-        "--val-wearers", type=int, default=16, help="simulated validation wearers (default 16)"
+        "--wearers", type=int, default=72, help="simulated training wearers (default 72)"
+    )
+    parser.add_argument(
+        "--val-wearers", type=int, default=48, help="simulated validation wearers (default 48)"
     )
     parser.add_argument("--hours", type=float, default=1.0, help="hours per simulated wearer")
     parser.add_argument("--data-dir", type=Path, help="real data (myo-readings, daphnet-fog)")

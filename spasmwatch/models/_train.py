@@ -10,8 +10,8 @@ Recipe (``spasmwatch train``; every choice is fixed here so a seed reproduces th
    Myo rest and gesture files of the training participants, Daphnet walking and freezing
    of gait (ankle and thigh) of the training runs (:mod:`spasmwatch.models._dataset`).
 2. **Frames.** The pipeline's own front end (gap bridge, resampling to EMG 200 Hz / ACC
-   50 Hz, ``fs-2`` features - ``fs-1`` plus channel spread and recent ACC - on 2 s windows
-   every 0.25 s), then the run-time rest calibration rule per source
+   50 Hz, ``fs-3`` features - ``fs-1`` plus channel spread, recent ACC and the EMG channel
+   count - on 2 s windows every 0.25 s), then the run-time rest calibration rule per source
    (:func:`spasmwatch.pipeline.calibrate_rest`). ACC at 50 Hz
    (not 25 Hz) because most wearables send 50-52 Hz or more: the Myo's 50 Hz ACC then needs
    no resampling and no anti-alias delay, others 0.1 s (the delay counts in the latency).
@@ -67,7 +67,7 @@ from spasmwatch.models._dataset import (
     source_truth,
 )
 from spasmwatch.models._metadata import ModelMetadata
-from spasmwatch.signal import FEATURE_SET_VERSION, FeatureSet
+from spasmwatch.signal import FEATURE_SET_VERSION, STATIC_FEATURES, FeatureSet
 
 __all__ = [
     "MODEL_KINDS",
@@ -145,8 +145,8 @@ class TrainConfig:
     """
 
     seed: int = 7
-    n_train: int = 36
-    n_val: int = 16
+    n_train: int = 72
+    n_val: int = 48
     hours: float = 1.0
     spasms_per_day: float = 240.0
     val_spasms_per_day: float = 120.0
@@ -182,12 +182,14 @@ def feature_names_for(
 ) -> tuple[str, ...]:
     """Model input names: the features (feature set ``version``, default the newest) of
     ``kinds``, their lagged copies (``"emg.RMS@-4"``), then their changes over ``deltas``
-    frames (``"emg.RMS@d4"``)."""
+    frames (``"emg.RMS@d4"``). Static features (:data:`~spasmwatch.signal.STATIC_FEATURES`,
+    constant over a stream) get no lagged or change copies."""
     base = FeatureSet(tuple(kinds), version).names
+    moving = tuple(n for n in base if n not in STATIC_FEATURES)
     return (
         base
-        + tuple(f"{n}@-{k}" for k in lags for n in base)
-        + tuple(f"{n}@d{k}" for k in deltas for n in base)
+        + tuple(f"{n}@-{k}" for k in lags for n in moving)
+        + tuple(f"{n}@d{k}" for k in deltas for n in moving)
     )
 
 

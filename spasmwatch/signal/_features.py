@@ -50,6 +50,18 @@ acc.MAGVAR_REC amp    variance of the dynamic-acceleration magnitude over the la
 The recent-ACC pair reacts to a movement within half a second where the 2 s window
 averages it away (onset latency), like ``emg.RMS_REC`` does for EMG.
 
+Feature set ``fs-3`` (the default since 2026-11-25) is ``fs-2`` with one more EMG column:
+
+============== ====== =========================================================================
+emg.NCH        static number of EMG channels of the stream (electrodes around the limb)
+============== ====== =========================================================================
+
+SPREAD and COACT mean different things with 2 electrodes and with 8 (a focal voluntary
+contraction under one of two electrodes reads as half-spread); NCH lets a model tell them
+apart. It is constant over a stream, so models take it without lagged or change copies
+(:data:`STATIC_FEATURES`). A device with another channel count falls between the counts a
+model was trained on (2 and 8 for the bundled models).
+
 ``thr`` (ZC, SSC) is half the channel's noise floor, the smallest window RMS seen so far on
 that channel (a running minimum kept by :class:`EmgFeatures`), so it scales with the device.
 Ratios whose denominator is zero (a perfectly flat window) are 0. Windows flagged ``has_gap``
@@ -74,8 +86,10 @@ __all__ = [
     "CLONUS_BAND_HZ",
     "EMG_FEATURES",
     "EMG_FEATURES_FS2",
+    "EMG_FEATURES_FS3",
     "FEATURE_SET_VERSION",
     "FEATURE_SET_VERSIONS",
+    "STATIC_FEATURES",
     "AccFeatures",
     "EmgFeatures",
     "FeatureSet",
@@ -84,8 +98,8 @@ __all__ = [
 ]
 
 #: Feature-set version computed for new models; :data:`FEATURE_SET_VERSIONS` are all readable.
-FEATURE_SET_VERSION = "fs-2"
-FEATURE_SET_VERSIONS = ("fs-1", "fs-2")
+FEATURE_SET_VERSION = "fs-3"
+FEATURE_SET_VERSIONS = ("fs-1", "fs-2", "fs-3")
 #: Clonus band (Hz), literature.md §1.2: 3.8-7 Hz typical, 3-8 Hz general range.
 CLONUS_BAND_HZ = (3.0, 8.0)
 ENVELOPE_BLOCK_S = 0.025
@@ -119,9 +133,17 @@ ACC_FEATURES: tuple[tuple[str, bool], ...] = (
 #: Columns fs-2 appends to each kind's fs-1 columns.
 EMG_FEATURES_FS2: tuple[tuple[str, bool], ...] = (("SPREAD", False),)
 ACC_FEATURES_FS2: tuple[tuple[str, bool], ...] = (("JERK_REC", True), ("MAGVAR_REC", True))
+#: Column fs-3 appends to the EMG columns of fs-2.
+EMG_FEATURES_FS3: tuple[tuple[str, bool], ...] = (("NCH", False),)
+#: Features constant over a stream: model inputs take them without lagged or change copies.
+STATIC_FEATURES = frozenset({"emg.NCH"})
 _BY_VERSION = {
     "fs-1": {"emg": EMG_FEATURES, "acc": ACC_FEATURES},
     "fs-2": {"emg": EMG_FEATURES + EMG_FEATURES_FS2, "acc": ACC_FEATURES + ACC_FEATURES_FS2},
+    "fs-3": {
+        "emg": EMG_FEATURES + EMG_FEATURES_FS2 + EMG_FEATURES_FS3,
+        "acc": ACC_FEATURES + ACC_FEATURES_FS2,
+    },
 }
 _BY_KIND = _BY_VERSION[FEATURE_SET_VERSION]
 
@@ -320,15 +342,15 @@ def emg_window_features(
     threshold : numpy.ndarray
         ZC/SSC amplitude threshold per window and channel ``(k, n_channels)`` (signal units).
     version : str
-        Feature-set version (``"fs-2"`` appends SPREAD).
+        Feature-set version (``"fs-2"`` appends SPREAD, ``"fs-3"`` SPREAD and NCH).
 
     Returns
     -------
     per_channel : numpy.ndarray
         ``(k, n_channels, 10)`` float64: every :data:`EMG_FEATURES` entry except COACT.
     aggregated : numpy.ndarray
-        ``(k, 11)`` (fs-1) or ``(k, 12)`` (fs-2) float64: the channel mean of ``per_channel``
-        plus COACT (and SPREAD).
+        ``(k, 11)`` (fs-1), ``(k, 12)`` (fs-2) or ``(k, 13)`` (fs-3) float64: the channel
+        mean of ``per_channel`` plus COACT (and SPREAD, and NCH).
 
     Notes
     -----
@@ -373,9 +395,18 @@ def emg_window_features(
     rms_rec = np.sqrt(np.einsum(ein, tail, tail).astype(np.float64) / nr)
     per = np.stack([rms, mav, wl, zc, ssc, tk, mnf, mdf, rhy, rms_rec], axis=2)
     agg = np.concatenate([per.mean(axis=1), coact[:, None]], axis=1)
-    if version != "fs-1":
-        agg = np.concatenate([agg, _spread(rms.T)[:, None]], axis=1)
-    return per, agg
+    return per, _appended(agg, rms.T, version)
+
+
+def _appended(agg: np.ndarray, rms: np.ndarray, version: str) -> np.ndarray:
+    """fs-1 EMG columns ``agg`` ``(k, 11)`` plus the columns later versions append, from the
+    per-channel window RMS ``rms`` ``(n_channels, k)``."""
+    if version == "fs-1":
+        return agg
+    extra = [_spread(rms)]
+    if version != "fs-2":
+        extra.append(np.full(agg.shape[0], float(rms.shape[0])))
+    return np.concatenate([agg, np.stack(extra, axis=1)], axis=1)
 
 
 def _spread(rms: np.ndarray) -> np.ndarray:
@@ -695,9 +726,9 @@ class EmgFeatures:
         per = np.stack(
             [a.T for a in (rms, mav, wl, zc, ssc, tk, mnf, mdf)] + [rhy, rms_rec.T], axis=2
         )
-        agg = np.concatenate([per.mean(axis=1), coact[:, None]], axis=1)
-        if self.version != "fs-1":
-            agg = np.concatenate([agg, _spread(rms)[:, None]], axis=1)
+        agg = _appended(
+            np.concatenate([per.mean(axis=1), coact[:, None]], axis=1), rms, self.version
+        )
         agg[gap] = np.nan
         return agg
 

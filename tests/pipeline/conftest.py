@@ -9,10 +9,11 @@ import pytest
 
 from spasmwatch.models import ModelMetadata, SpasmModel
 from spasmwatch.models._train import TrainConfig, _to_onnx, feature_names_for
+from spasmwatch.signal import FEATURE_SET_VERSION
 
 
 def build_tiny_model(
-    path: Path, kinds=("emg", "acc"), lags=(4,), deltas=(), version="fs-2"
+    path: Path, kinds=("emg", "acc"), lags=(4,), deltas=(), version=FEATURE_SET_VERSION
 ) -> SpasmModel:
     """HGB on synthetic normalised features: spasm = high EMG RMS (or ACC MAGVAR)."""
     from sklearn.ensemble import HistGradientBoostingClassifier

@@ -12,6 +12,7 @@ from spasmwatch.models._dataset import frames_of, normalise_frames, simulated_so
 from spasmwatch.models._train import feature_names_for
 from spasmwatch.pipeline import FeatureFrontEnd
 from spasmwatch.pipeline._detection import FeatureColumn, parse_feature_names
+from spasmwatch.signal import FeatureSet
 
 WINDOW_S, HOP_S, CAL_S = 2.0, 0.25, 10.0
 RATES = {"emg": 200.0, "acc": 50.0}
@@ -39,6 +40,15 @@ def test_feature_names_for_lists_lags_then_changes():
     assert names[:8] == tuple(f"acc.{n}" for n in base)
     assert names[8] == "acc.MAGVAR@-1" and names[16] == "acc.MAGVAR@-4"
     assert names[24:] == tuple(n + "@d4" for n in names[:8])
+
+
+def test_static_features_get_no_lagged_or_change_columns():
+    names = feature_names_for(("emg",), (1, 4), (1, 4))
+    assert "emg.NCH" in names and not [n for n in names if n.startswith("emg.NCH@")]
+    moving = [n for n in names if "@" not in n and n != "emg.NCH"]
+    assert len(names) == len(moving) * 5 + 1  # base, 2 lags, 2 changes; NCH once
+    fs2 = FeatureSet(("emg",), "fs-2").names  # no static feature: every column is lagged
+    assert feature_names_for(("emg",), (1,), (), "fs-2") == fs2 + tuple(f"{n}@-1" for n in fs2)
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +107,11 @@ def test_lag_and_change_columns_chunked_equal_whole(source, block_s):
     np.testing.assert_allclose(X1, X2, rtol=1e-5, atol=2e-5)
 
 
-@pytest.mark.parametrize("version, n_base", [("fs-1", 17), ("fs-2", 20)])
+@pytest.mark.parametrize("version, n_base", [("fs-1", 17), ("fs-2", 20), ("fs-3", 21)])
 def test_a_model_gets_the_feature_set_it_was_trained_on(
     tmp_path, tiny_model_builder, version, n_base
 ):
-    """Models of the first feature set keep running after fs-2 became the default."""
+    """Models of older feature sets keep running after a newer one became the default."""
     from spasmwatch.pipeline import DetectionPipeline, run_blocks
 
     model = tiny_model_builder(tmp_path / "m.onnx", version=version)

@@ -5,6 +5,7 @@ from spasmwatch.errors import ConfigError
 from spasmwatch.signal import (
     ACC_FEATURES,
     EMG_FEATURES,
+    STATIC_FEATURES,
     AccFeatures,
     EmgFeatures,
     FeatureSet,
@@ -61,9 +62,10 @@ def test_emg_features_match_plain_numpy(rate, n, c, dtype):
     x = (rng.normal(size=(k, n, c)) * np.array([1.0, 5.0, 20.0][:c])).astype(dtype)
     thr = rng.uniform(0.1, 1.0, size=(k, c))
     per, agg = emg_window_features(x, rate, thr)
-    assert per.shape == (k, c, 10) and agg.shape == (k, len(EMG_FEATURES) + 1)
-    _, agg1 = emg_window_features(x, rate, thr, "fs-1")
-    np.testing.assert_array_equal(agg1, agg[:, : len(EMG_FEATURES)])  # fs-1 is a prefix
+    assert per.shape == (k, c, 10) and agg.shape == (k, len(EMG_FEATURES) + 2)
+    for version, n_cols in (("fs-1", len(EMG_FEATURES)), ("fs-2", len(EMG_FEATURES) + 1)):
+        _, older = emg_window_features(x, rate, thr, version)
+        np.testing.assert_array_equal(older, agg[:, :n_cols])  # older sets are prefixes
     rtol = 2e-4 if dtype == np.float32 else 1e-8
     for w in range(k):
         envs = []
@@ -80,6 +82,7 @@ def test_emg_features_match_plain_numpy(rate, n, c, dtype):
         assert agg[w, 10] == pytest.approx(ref_co, rel=1e-3, abs=1e-6)
         ch_rms = np.sqrt((x[w].astype(np.float64) ** 2).mean(axis=0))
         assert agg[w, 11] == pytest.approx(ch_rms.mean() / ch_rms.max(), rel=1e-6)  # SPREAD
+        assert agg[w, 12] == c  # NCH
 
 
 def test_spread_separates_focal_from_widespread_activity():
@@ -88,10 +91,10 @@ def test_spread_separates_focal_from_widespread_activity():
     focal = noise * np.array([20.0, 3, 1, 1, 1, 1, 1, 3])
     wide = noise * np.array([20.0, 15, 12, 10, 10, 12, 15, 18])
     _, a = emg_window_features(np.stack([focal, wide]), 200.0, np.zeros((2, 8)))
-    spread = a[:, -1]
+    spread = a[:, 11]
     assert spread[0] < 0.3 < 0.7 < spread[1]
     _, single = emg_window_features(noise[None, :, :1], 200.0, np.zeros((1, 1)))
-    assert single[0, -1] == 1.0
+    assert single[0, 11] == 1.0 and single[0, 12] == 1.0  # SPREAD, NCH of one channel
 
 
 def test_clonus_like_envelope_is_rhythmic():
@@ -188,18 +191,25 @@ def test_feature_set_names_and_versions():
     assert FeatureSet.from_name(fs.name) == fs
     assert FeatureSet(("acc",), "fs-1").names == tuple(f"acc.{n}" for n, _ in ACC_FEATURES)
     assert fs.names[fs.slice_of("acc")][0] == "acc.MAGVAR"
-    new = FeatureSet(("emg", "acc"))
-    assert new.version == "fs-2" and FeatureSet.from_name(new.name) == new
+    fs2 = FeatureSet(("emg", "acc"), "fs-2")
     # fs-1 columns are fs-2's without the appended ones, kind by kind
-    assert new.names == (
+    assert fs2.names == (
         fs.names[fs.slice_of("emg")] + ("emg.SPREAD",)
         + fs.names[fs.slice_of("acc")] + ("acc.JERK_REC", "acc.MAGVAR_REC")
     )  # fmt: skip
-    assert new.amplitude_mask[-2:].all() and not new.amplitude_mask[len(EMG_FEATURES)]
+    assert fs2.amplitude_mask[-2:].all() and not fs2.amplitude_mask[len(EMG_FEATURES)]
+    new = FeatureSet(("emg", "acc"))
+    assert new.version == "fs-3" and FeatureSet.from_name(new.name) == new
+    # fs-3 = fs-2 plus the EMG channel count, a shape (not rescaled) column
+    assert new.names == (
+        fs2.names[fs2.slice_of("emg")] + ("emg.NCH",) + fs2.names[fs2.slice_of("acc")]
+    )
+    assert not new.amplitude_mask[new.names.index("emg.NCH")]
+    assert STATIC_FEATURES <= set(new.names)
     with pytest.raises(ConfigError, match="kinds"):
         FeatureSet(("gyro",))
-    with pytest.raises(ConfigError, match=r"fs-1', 'fs-2'.*newer spasmwatch"):
-        FeatureSet(("emg",), "fs-3")
+    with pytest.raises(ConfigError, match=r"fs-1', 'fs-2', 'fs-3'.*newer spasmwatch"):
+        FeatureSet(("emg",), "fs-4")
 
 
 def _stacked(span, ends, n):

@@ -74,7 +74,7 @@ def test_frames_are_on_the_grid_and_complete_after_warmup():
     assert np.all(t % 250_000_000 == 0) and np.all(np.diff(t) == 250_000_000)
     done = ~flags["missing.emg"] & ~flags["missing.acc"]
     assert done[8:].all() and np.isfinite(x[done]).all()
-    assert x.shape[1] == len(pipe.names) == 20  # fs-2: 12 EMG + 8 ACC
+    assert x.shape[1] == len(pipe.names) == 21  # fs-3: 13 EMG + 8 ACC
 
 
 @pytest.mark.parametrize("kinds", [("emg",), ("acc",), ("emg", "acc")])

@@ -27,8 +27,8 @@ from spasmwatch.signal import (
 )
 
 DATA = Path(__file__).resolve().parent / "data" / "fs1_regression.npz"
-#: The pinned feature set (fs-2 adds columns, tested against plain numpy in test_sig_features;
-#: its fs-1 columns are these).
+#: The pinned feature set (fs-2 and fs-3 add columns, tested against plain numpy in
+#: test_sig_features; their fs-1 columns are these).
 V = "fs-1"
 T0 = 1_700_000_000_000_000_000
 EMG8 = StreamSpec("myo", "emg", tuple(f"c{i}" for i in range(8)), 200.0, "counts")
