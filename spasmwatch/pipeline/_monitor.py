@@ -244,7 +244,9 @@ class MonitorStats:
     gaps, missing : dict
         Stream key -> gaps announced by acquisition / samples they miss.
     dropped : dict
-        Consumer (:data:`CONSUMERS`) -> items it dropped because its queue was full.
+        Consumer (:data:`CONSUMERS`) -> items it dropped because its queue was full, and
+        ``detector_late``: analysis windows dropped because they arrived after their frame
+        had been scored without them (their stream had been declared stale).
     latency : dict
         Stage -> ``{count, p50_ms, p99_ms, mean_ms}``: the pipeline's stages
         (:data:`~spasmwatch.pipeline.STAGES`) per ``update`` call, ``block`` (a whole block
@@ -776,6 +778,7 @@ class Monitor:
         for name, s in self._lat.items():
             lat[name] = s.summary()
         dropped = dict(self._dropped)
+        dropped["detector_late"] = sum(self.pipeline.front.signal.dropped_late.values())
         devices: dict[str, dict[str, Any]] = {}
         for name, ds in self.session.stats.items():
             dropped["acquisition"] += ds.dropped_blocks

@@ -14,6 +14,7 @@ stream catching up) are dropped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,21 +88,55 @@ class Aligner:
     hop_s : float
         Grid step (s).
     stale_timeout_s : float or None
-        Declare a stream stale when it lags the newest stream by this much (s); ``None``
-        never does (batch mode: wait for everything).
+        Declare a stream stale when it lags the newest stream *of another group* by this
+        much (s); ``None`` never declares a stream stale (batch mode: wait for everything).
+    groups : sequence of str, optional
+        Group of each stream: the device it comes from. Default: every stream its own group.
+    group_stale_timeout_s : float or None
+        Declare a stream stale when it lags the newest stream of its *own* group by this
+        much (s). Streams of one device share one radio link, so a lag between them is
+        delivery order (one characteristic's backlog handed over before the other's when
+        the host was busy), not a dead device: waiting for it keeps its windows, where
+        declaring it stale would drop them. Default: ``stale_timeout_s``. Ignored when
+        ``stale_timeout_s`` is ``None``.
+
+    Notes
+    -----
+    ``dropped_late`` counts, per stream, the windows that arrived for grid times already
+    emitted (after the stream was declared stale) and were dropped.
     """
 
     def __init__(
-        self, n_features: tuple[int, ...], hop_s: float, stale_timeout_s: float | None = 5.0
+        self,
+        n_features: tuple[int, ...],
+        hop_s: float,
+        stale_timeout_s: float | None = 5.0,
+        *,
+        groups: Sequence[str] | None = None,
+        group_stale_timeout_s: float | None = None,
     ) -> None:
         if not n_features or hop_s <= 0:
             raise ConfigError(f"Aligner needs streams and hop_s > 0 (got {n_features}, {hop_s})")
-        if stale_timeout_s is not None and stale_timeout_s <= 0:
-            raise ConfigError(f"stale_timeout_s must be > 0 or None (got {stale_timeout_s!r})")
+        for name, v in (
+            ("stale_timeout_s", stale_timeout_s),
+            ("group_stale_timeout_s", group_stale_timeout_s),
+        ):
+            if v is not None and not v > 0:
+                raise ConfigError(f"{name} must be > 0 or None (got {v!r})")
+        if groups is not None and len(groups) != len(n_features):
+            raise ConfigError(
+                f"Aligner groups must name one group per stream ({len(n_features)}), got "
+                f"{list(groups)!r}"
+            )
+        self.groups = (
+            tuple(str(i) for i in range(len(n_features))) if groups is None else (tuple(groups))
+        )
         self.n_features = tuple(int(n) for n in n_features)
         self.offsets = np.concatenate([[0], np.cumsum(self.n_features)]).astype(int)
         self.hop_ns = round(hop_s * 1e9)
         self.stale_ns = None if stale_timeout_s is None else round(stale_timeout_s * 1e9)
+        gst = stale_timeout_s if group_stale_timeout_s is None else group_stale_timeout_s
+        self.group_stale_ns = None if self.stale_ns is None else round(gst * 1e9)
         # returned by every pop() without frames (zero-size arrays: nothing can be written)
         self._empty = AlignedBatch.concat([], int(self.offsets[-1]), self.n_streams)
         self.reset()
@@ -114,6 +149,9 @@ class Aligner:
     def reset(self) -> None:
         """Forget pending windows and the emission cursor."""
         self._s = [_Pending() for _ in self.n_features]
+        #: Per stream: windows dropped because their grid time was already emitted (a
+        #: stale stream catching up), since the last reset.
+        self.dropped_late = [0] * len(self.n_features)
         self._emitted: int | None = None
         self._first_t: int | None = None
         self._now: int | None = None
@@ -169,14 +207,29 @@ class Aligner:
         for s in self._s:
             if final:
                 continue
-            if self.stale_ns is not None and self._now is not None:
-                seen = s.last_t if s.started else self._first_t
-                if seen is not None and seen < self._now - self.stale_ns:
-                    continue  # stale: does not hold the others
+            if self._stale(s):
+                continue  # stale: does not hold the others
             if not s.started or s.next_grid is None:
                 return -np.inf
             upper = min(upper, s.next_grid - self.hop_ns)
         return upper
+
+    def _stale(self, s: _Pending) -> bool:
+        """Whether stream ``s`` lags another group's newest sample by ``stale_ns`` or its
+        own group's by ``group_stale_ns``."""
+        if self.stale_ns is None or self._now is None:
+            return False
+        seen = s.last_t if s.started else self._first_t
+        if seen is None:
+            return False
+        group = self.groups[self._s.index(s)]
+        for g, o in zip(self.groups, self._s, strict=True):
+            if o is s or not o.started:
+                continue
+            limit = self.group_stale_ns if g == group else self.stale_ns
+            if seen < o.last_t - limit:
+                return True
+        return False
 
     def pop(self, *, final: bool = False) -> AlignedBatch:
         """Emit every frame that is ready (``final=True``: all that remain)."""
@@ -206,6 +259,7 @@ class Aligner:
                 ([g[keep]], [v[keep]], [h[keep]]) if keep.any() else ([], [], [])
             )
             use = ready & (g > lower)
+            self.dropped_late[len(taken)] += int(np.count_nonzero(ready & ~use))
             taken.append((g[use], v[use], h[use]))
         all_g = np.unique(np.concatenate([t[0] for t in taken]))
         if all_g.size == 0:

@@ -29,12 +29,15 @@ __all__ = [
     "ACC_UNIT_SCALE",
     "DEFAULT_HOP_S",
     "DEFAULT_WINDOW_S",
+    "SAME_DEVICE_STALE_S",
     "FeatureFrame",
     "SignalPipeline",
 ]
 
 DEFAULT_WINDOW_S = 2.0
 DEFAULT_HOP_S = 0.25
+#: How far (s) one stream may lag another of the same device before it is declared stale.
+SAME_DEVICE_STALE_S = 30.0
 #: Factors that bring accelerometer units to g. Other units pass unscaled (amplitude features
 #: are normalised per wearer anyway; the shape features do not depend on scale).
 ACC_UNIT_SCALE = {
@@ -276,8 +279,13 @@ class SignalPipeline:
     origin_ns : int
         Grid anchor (UTC ns), default 0 (Unix epoch).
     stale_timeout_s : float or None
-        A stream lagging the newest one by this much (s) is declared stale and no longer
-        holds frames back; ``None`` waits forever.
+        A stream lagging the newest stream of another device by this much (s) is declared
+        stale and no longer holds frames back; ``None`` waits forever.
+    same_device_stale_s : float or None
+        The same for two streams of one device (default 30 s, ``None``: as
+        ``stale_timeout_s``). They share one radio link, so a lag between them is delivery
+        order after the host was busy, not a dead device; waiting keeps their windows,
+        which a stale declaration would drop (:class:`Aligner` ``dropped_late``).
     feature_set_version : str
         Which feature set to compute (:data:`FEATURE_SET_VERSIONS`; default the newest).
 
@@ -302,6 +310,7 @@ class SignalPipeline:
         origin_ns: int = 0,
         stale_timeout_s: float | None = 5.0,
         feature_set_version: str = FEATURE_SET_VERSION,
+        same_device_stale_s: float | None = SAME_DEVICE_STALE_S,
     ) -> None:
         specs = list(specs)
         kinds = [s.kind for s in specs]
@@ -323,6 +332,7 @@ class SignalPipeline:
         self.mains_hz = mains_hz
         self.origin_ns = int(origin_ns)
         self.stale_timeout_s = stale_timeout_s
+        self.same_device_stale_s = same_device_stale_s
         self._streams = [
             _Stream(s, window_s, hop_s, self.origin_ns, mains_hz, feature_set_version)
             for s in self.specs
@@ -334,7 +344,16 @@ class SignalPipeline:
             ),
             hop_s,
             stale_timeout_s,
+            groups=tuple(s.device for s in self.specs),
+            group_stale_timeout_s=same_device_stale_s,
         )
+
+    @property
+    def dropped_late(self) -> dict[str, int]:
+        """Per stream key: windows dropped because they arrived after their grid time had
+        been emitted without them (the stream had been declared stale), since the last
+        reset."""
+        return {s.key: n for s, n in zip(self.specs, self._aligner.dropped_late, strict=True)}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -416,6 +435,7 @@ class SignalPipeline:
             origin_ns=self.origin_ns,
             stale_timeout_s=stale_timeout_s,
             feature_set_version=self.feature_set.version,
+            same_device_stale_s=self.same_device_stale_s,
         )
 
     def extract(

@@ -99,6 +99,18 @@ def _run(pipe: SignalPipeline, blocks: list[SampleBlock]):
     return frames
 
 
+def _run_live(pipe: SignalPipeline, *lists: list[SampleBlock]):
+    """Feed interleaved blocks without flushing: (``_arrays`` of the frames, how long after
+    its window end each frame was emitted, in ns of data time)."""
+    frames, emitted_at = [], []
+    for b in _interleave(*lists):
+        got = pipe.update(b)
+        frames += got
+        emitted_at += [int(b.t_ns[-1])] * len(got)
+    arrays = _arrays(frames)
+    return arrays, np.array(emitted_at) - arrays[0]
+
+
 def _arrays(frames):
     t = np.array([f.t_end_ns for f in frames], np.int64)
     x = np.array([f.values for f in frames], np.float32).reshape(len(frames), -1)
@@ -191,14 +203,7 @@ def test_a_disconnect_of_one_device_does_not_stall_the_other():
     emg = Stream(EMG, 200 * 80, {200 * 5: 200 * 60}, seed=5)  # EMG lost for a minute
     acc = Stream(ACC, 100 * 80 + 100 * 60, {}, seed=6)  # ACC keeps streaming
     pipe = SignalPipeline([EMG, ACC], stale_timeout_s=3.0)
-    frames = []
-    emitted_at = []
-    for b in _interleave(emg.blocks(every=40), acc.blocks(every=36)):
-        got = pipe.update(b)
-        frames += got
-        emitted_at += [int(b.t_ns[-1])] * len(got)
-    t, x, gap, miss = _arrays(frames)
-    lag = np.array(emitted_at) - t
+    (t, x, gap, miss), lag = _run_live(pipe, emg.blocks(every=40), acc.blocks(every=36))
     t_lost, t_back = emg.gap_spans()[0]
     during = (t > t_lost + 3_500_000_000) & (t < t_back)
     assert during.sum() > 4 * 50  # ACC frames kept coming during the EMG outage
@@ -208,6 +213,57 @@ def test_a_disconnect_of_one_device_does_not_stall_the_other():
     back = t > t_back + 2_100_000_000
     assert back.sum() > 40 and not gap[back].any() and np.isfinite(x[back]).all()
     assert all(m == "" for m in np.array(miss)[back])
+
+
+ACC_ON_EMG_DEVICE = StreamSpec("myo", "acc", ("x", "y", "z"), 50.0, "g")
+
+
+def _late(blocks: list[SampleBlock], start_ns: int, end_ns: int) -> list:
+    """(delivery time, block): blocks whose data lies in [start, end) arrive together at
+    ``end`` (a backlog handed over at once), the others when their last sample is taken."""
+    return [
+        (end_ns if start_ns <= int(b.t_ns[-1]) < end_ns else int(b.t_ns[-1]), b) for b in blocks
+    ]
+
+
+@pytest.mark.parametrize("same_device_stale_s, keeps_all", [(30.0, True), (None, False)])
+def test_a_backlog_on_one_device_keeps_its_windows(same_device_stale_s, keeps_all):
+    """Two streams of one device: the host was busy and one stream's backlog (10 s) arrived
+    after the other's. Grouped by device, the pipeline waits for it (frames identical to
+    the batch run); treated like another device's stream, it was declared stale after 5 s
+    and 10 s of its windows were dropped (the detector then saw a hole the recording
+    does not have)."""
+    emg = Stream(EMG, 200 * 60, {}, seed=11)
+    acc = Stream(ACC_ON_EMG_DEVICE, 50 * 60, {}, seed=12)
+    t20, t30 = T0 + 20_000_000_000, T0 + 30_000_000_000
+    order = _late(emg.blocks(every=40), 0, 0) + _late(acc.blocks(every=10), t20, t30)
+    order.sort(key=lambda p: p[0])  # stable: each stream keeps its own order
+    pipe = SignalPipeline(
+        [EMG, ACC_ON_EMG_DEVICE], stale_timeout_s=5.0, same_device_stale_s=same_device_stale_s
+    )
+    t, x, _, miss = _arrays(_run(pipe, [b for _, b in order]))
+    ref = SignalPipeline([EMG, ACC_ON_EMG_DEVICE], stale_timeout_s=None)
+    rt, rx, _, rmiss = _arrays(_run(ref, _interleave(emg.blocks(every=40), acc.blocks(every=10))))
+    if keeps_all:
+        assert pipe.dropped_late == {"myo.emg": 0, "myo.acc": 0}
+        np.testing.assert_array_equal(t, rt)
+        assert miss == rmiss
+        np.testing.assert_allclose(x, rx, rtol=1e-6, atol=1e-7, equal_nan=True)
+    else:
+        assert pipe.dropped_late["myo.acc"] >= 4 * 4  # >= 4 s of 0.25 s windows
+        assert sum(m == "acc" for m in miss) >= 16 > sum(m == "acc" for m in rmiss)
+
+
+def test_a_stuck_stream_of_one_device_stops_holding_after_the_device_bound():
+    """One characteristic stops while the other goes on: after ``same_device_stale_s`` the
+    living stream's frames come again (with the stuck kind missing)."""
+    emg = Stream(EMG, 200 * 90, {}, seed=13)
+    acc = Stream(ACC_ON_EMG_DEVICE, 50 * 20, {}, seed=14)  # stops after 20 s
+    pipe = SignalPipeline([EMG, ACC_ON_EMG_DEVICE], stale_timeout_s=5.0, same_device_stale_s=12.0)
+    (t, _, _, miss), lag = _run_live(pipe, emg.blocks(every=40), acc.blocks(every=10))
+    after = t > T0 + 35_000_000_000
+    assert after.sum() > 4 * 40 and all(m == "acc" for m in np.array(miss)[after])
+    assert lag[after].max() < 12.5e9  # held back at most by the device bound
 
 
 # --- edges: gap at the start, two gaps in a window, jumps of exactly capacity -------------------

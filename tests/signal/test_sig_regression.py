@@ -168,7 +168,11 @@ def compute_all() -> dict[str, np.ndarray]:
         "gapped_1k",
         _stream(
             SignalPipeline(
-                [EMG1K, ACC25], mains_hz=60.0, stale_timeout_s=0.5, feature_set_version=V
+                [EMG1K, ACC25],
+                mains_hz=60.0,
+                stale_timeout_s=0.5,
+                feature_set_version=V,
+                same_device_stale_s=None,  # pinned before streams were grouped by device
             ),
             _gapped_blocks(),
         ),
