@@ -212,8 +212,9 @@ class DeviceClockFit:
         keys = sorted(self._bins)
         if len(keys) > 1:
             keys = keys[:-1]  # closed bins only
-        pts = np.array([self._bins[k][:2] for k in keys], dtype=np.float64)
-        x, y = pts[:, 0], pts[:, 1]
+        bins = self._bins
+        x = np.fromiter((bins[k][0] for k in keys), np.float64, len(keys))
+        y = np.fromiter((bins[k][1] for k in keys), np.float64, len(keys))
         lim = self.max_drift_ppm * 1e-6
         span = (x[-1] - x[0]) / 1e9
         if span < self.min_span_s or len(x) < 2:
@@ -290,25 +291,29 @@ def _lower_envelope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     ``x`` sorted ascending. Returns ``(a, e)``. The optimum is the lower-convex-hull edge
     whose x-range contains the mean (or the hull vertex at the mean, then its left edge).
     """
+    xm = float(np.mean(x))
+    # Python floats: the same IEEE double arithmetic as numpy scalars, several times faster
+    # in this loop (it runs every time a clock bin closes, over up to 240 bins)
+    xs, ys = x.tolist(), y.tolist()
     hull: list[int] = []
-    for i in range(len(x)):
+    for i in range(len(xs)):
+        xi, yi = xs[i], ys[i]
         while len(hull) >= 2:
             i0, i1 = hull[-2], hull[-1]
             # keep a convex lower chain: drop i1 if it is on or above segment i0 -> i
-            cross = (x[i1] - x[i0]) * (y[i] - y[i0]) - (y[i1] - y[i0]) * (x[i] - x[i0])
-            if cross <= 0:
+            x0, y0 = xs[i0], ys[i0]
+            if (xs[i1] - x0) * (yi - y0) - (ys[i1] - y0) * (xi - x0) <= 0:
                 hull.pop()
             else:
                 break
         hull.append(i)
     if len(hull) == 1:
-        return float(y[hull[0]]), 0.0
-    xm = float(np.mean(x))
+        return float(ys[hull[0]]), 0.0
     for j in range(len(hull) - 1):
         i0, i1 = hull[j], hull[j + 1]
-        if x[i1] >= xm or j == len(hull) - 2:
-            e = float((y[i1] - y[i0]) / (x[i1] - x[i0]))
-            return float(y[i0] - e * x[i0]), e
+        if xs[i1] >= xm or j == len(hull) - 2:
+            e = (ys[i1] - ys[i0]) / (xs[i1] - xs[i0])
+            return ys[i0] - e * xs[i0], e
     raise AssertionError("unreachable")  # pragma: no cover
 
 
