@@ -129,7 +129,7 @@ class Aligner:
                 f"{list(groups)!r}"
             )
         self.groups = (
-            tuple(str(i) for i in range(len(n_features))) if groups is None else (tuple(groups))
+            tuple(str(i) for i in range(len(n_features))) if groups is None else tuple(groups)
         )
         self.n_features = tuple(int(n) for n in n_features)
         self.offsets = np.concatenate([[0], np.cumsum(self.n_features)]).astype(int)
@@ -154,7 +154,6 @@ class Aligner:
         self.dropped_late = [0] * len(self.n_features)
         self._emitted: int | None = None
         self._first_t: int | None = None
-        self._now: int | None = None
 
     def push(
         self,
@@ -197,32 +196,31 @@ class Aligner:
         if last_t_ns is not None:
             s.started = True
             s.last_t = max(s.last_t, int(last_t_ns)) if s.last_t else int(last_t_ns)
-            self._now = s.last_t if self._now is None else max(self._now, s.last_t)
             if self._first_t is None:
                 self._first_t = int(last_t_ns)
         s.next_grid = next_grid_ns
 
     def _limit(self, final: bool) -> float:
         upper = np.inf
-        for s in self._s:
+        for i, s in enumerate(self._s):
             if final:
                 continue
-            if self._stale(s):
+            if self._stale(i):
                 continue  # stale: does not hold the others
             if not s.started or s.next_grid is None:
                 return -np.inf
             upper = min(upper, s.next_grid - self.hop_ns)
         return upper
 
-    def _stale(self, s: _Pending) -> bool:
-        """Whether stream ``s`` lags another group's newest sample by ``stale_ns`` or its
-        own group's by ``group_stale_ns``."""
-        if self.stale_ns is None or self._now is None:
-            return False
+    def _stale(self, i: int) -> bool:
+        """Whether stream ``i`` lags another group's newest sample by ``stale_ns`` or its
+        own group's by ``group_stale_ns`` (a stream never seen counts from the first sample
+        of any stream)."""
+        s = self._s[i]
         seen = s.last_t if s.started else self._first_t
-        if seen is None:
+        if self.stale_ns is None or seen is None:
             return False
-        group = self.groups[self._s.index(s)]
+        group = self.groups[i]
         for g, o in zip(self.groups, self._s, strict=True):
             if o is s or not o.started:
                 continue
