@@ -292,6 +292,12 @@ def _emg_plan(n: int, rate_hz: float) -> _EmgPlan:
     return plan
 
 
+#: From this many spectra on, the running sum that locates MDF goes bin by bin over all
+#: spectra at once (one vectorised add per bin) instead of spectrum by spectrum (a scalar
+#: loop per spectrum, faster for a few spectra). Both add in the same order: same numbers.
+_BINWISE_CUMSUM_MIN_ROWS = 512
+
+
 def _emg_spectrum(w: np.ndarray, plan: _EmgPlan) -> tuple[np.ndarray, np.ndarray]:
     """MNF and MDF (Hz) of windows ``(..., n)`` (float32 or float64, samples on the last axis).
 
@@ -299,19 +305,43 @@ def _emg_spectrum(w: np.ndarray, plan: _EmgPlan) -> tuple[np.ndarray, np.ndarray
     locates the median frequency.
     """
     hann = plan.hann32 if w.dtype == np.float32 else plan.hann64
-    spec = sfft.rfft(w * hann, axis=-1)[..., plan.band]
-    pb = spec.real**2 + spec.imag**2
-    cs = np.cumsum(pb, axis=-1)
-    tot = cs[..., -1].astype(np.float64)
+    lead = w.shape[:-1]
+    spec = sfft.rfft(w * hann, axis=-1).reshape(-1, plan.n // 2 + 1)[:, plan.band]
+    pb = spec.real**2 + spec.imag**2  # (rows, bins)
     fb = plan.fb32 if pb.dtype == np.float32 else plan.fb
-    mnf = _safe_div((pb @ fb).astype(np.float64), tot)
-    mdf = np.where(tot > 0, plan.fb[np.argmax(cs >= 0.5 * cs[..., -1:], axis=-1)], 0.0)
-    return mnf, mdf
+    num = np.einsum("rb,b->r", pb, fb).astype(np.float64)  # not BLAS: no threads
+    rows, nbins = pb.shape
+    if rows >= _BINWISE_CUMSUM_MIN_ROWS and nbins > 1:
+        cs = np.ascontiguousarray(pb.T)  # (bins, rows): the running sum, in place
+        for i in range(1, nbins):
+            np.add(cs[i - 1], cs[i], out=cs[i])
+        half = 0.5 * cs[-1]
+        # cs is non-decreasing along the bins, so the first bin with cs >= half is the
+        # number of bins below half (the last bin is never below it)
+        first = np.count_nonzero(cs < half, axis=0)
+        tot = cs[-1].astype(np.float64)
+    else:
+        cs = np.cumsum(pb, axis=-1)
+        first = np.argmax(cs >= 0.5 * cs[:, -1:], axis=-1)
+        tot = cs[:, -1].astype(np.float64)
+    mnf = _safe_div(num, tot)
+    mdf = np.where(tot > 0, plan.fb[first], 0.0)
+    return mnf.reshape(lead), mdf.reshape(lead)
+
+
+@functools.lru_cache(maxsize=16)
+def _pairs(c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Channel pairs ``(i, j)``, ``i < j``, of ``c`` channels (read-only index arrays)."""
+    iu = np.triu_indices(c, 1)
+    for a in iu:
+        a.flags.writeable = False
+    return iu
 
 
 def _emg_envelope(env: np.ndarray, plan: _EmgPlan) -> tuple[np.ndarray, np.ndarray]:
-    """RHY ``(k, c)`` and COACT ``(k,)`` from block envelopes ``(k, c, nb)`` (float64)."""
-    env_c = env - env.mean(axis=2, keepdims=True)
+    """RHY ``(k, c)`` and COACT ``(k,)`` from block envelopes ``(k, c, nb)`` (float64, any
+    strides, e.g. overlapping windows of one row of block means per channel)."""
+    env_c = np.subtract(env, env.mean(axis=2, keepdims=True), out=np.empty(env.shape))
     es = sfft.rfft(env_c * plan.env_hann, axis=2)
     espec = es.real**2 + es.imag**2
     rhy = _safe_div(espec[:, :, plan.env_num].sum(axis=2), espec[:, :, plan.env_den].sum(axis=2))
@@ -320,7 +350,7 @@ def _emg_envelope(env: np.ndarray, plan: _EmgPlan) -> tuple[np.ndarray, np.ndarr
         cov = env_c @ env_c.transpose(0, 2, 1)  # (k, c, c), small products: no BLAS threads
         sd = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0))
         corr = _safe_div(cov, sd[:, :, None] * sd[:, None, :])
-        iu = np.triu_indices(c, 1)
+        iu = _pairs(c)
         coact = corr[:, iu[0], iu[1]].mean(axis=1)
     else:
         coact = np.zeros(k)
@@ -457,14 +487,27 @@ def acc_window_features(
     return _acc_features(xt, float(rate_hz), version)
 
 
-def _acc_features(xt: np.ndarray, rate_hz: float, version: str = FEATURE_SET_VERSION) -> np.ndarray:
-    """:func:`acc_window_features` of windows ``(k, 9, n)`` (samples on the last axis)."""
+def _acc_features(
+    xt: np.ndarray,
+    rate_hz: float,
+    version: str = FEATURE_SET_VERSION,
+    mags: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """:func:`acc_window_features` of windows ``(k, 9, n)`` (samples on the last axis).
+
+    ``mags`` are the windows' dynamic-acceleration and jerk magnitudes, two ``(k, n)``, when
+    the caller has them (computed once per sample instead of once per window).
+    """
     n = xt.shape[2]
     hann, f, band, clonus = _acc_plan(n, rate_hz)
-    dyn, jerk = xt[:, 0:3], xt[:, 6:9]
-    mag = np.sqrt(np.einsum("kai,kai->ki", dyn, dyn)).astype(np.float64)
+    dyn = xt[:, 0:3]
+    if mags is None:
+        jerk = xt[:, 6:9]
+        mag = np.sqrt(np.einsum("kai,kai->ki", dyn, dyn)).astype(np.float64)
+        jmag = np.sqrt(np.einsum("kai,kai->ki", jerk, jerk))
+    else:
+        mag, jmag = mags
     magvar = mag.var(axis=1)
-    jmag = np.sqrt(np.einsum("kai,kai->ki", jerk, jerk))
     jmean = jmag.mean(axis=1, dtype=np.float64)
     sp = sfft.rfft(dyn * hann.astype(xt.dtype, copy=False), axis=2)
     spec = (sp.real**2 + sp.imag**2).sum(axis=1, dtype=np.float64)
@@ -521,19 +564,21 @@ def _even_step(starts: np.ndarray) -> int:
     return step if step > 0 and (k == 2 or (np.diff(starts) == step).all()) else 0
 
 
-def _window_sums(v: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+def _window_sums(v: np.ndarray, starts: np.ndarray, n: int, step: int | None = None) -> np.ndarray:
     """float64 sums of ``v[:, s : s + n]`` for every start: ``(c, k)``.
 
     Each sample is added once, not once per overlapping window: evenly spaced windows (one
     hop apart, the usual case) are sums of a few block sums, with blocks of
-    ``gcd(spacing, n)`` samples; other spacings use prefix sums.
+    ``gcd(spacing, n)`` samples; other spacings use prefix sums. ``step`` is
+    :func:`_even_step` of ``starts`` when the caller knows it already.
     """
     k = starts.shape[0]
     c = v.shape[0]
     s0 = int(starts[0])
     if k == 1:
         return v[:, s0 : s0 + n].sum(axis=1, dtype=np.float64)[:, None]
-    step = _even_step(starts)
+    if step is None:
+        step = _even_step(starts)
     g = math.gcd(step, n) if step else 0
     if g >= 4:
         nblk = (step * (k - 1) + n) // g
@@ -546,50 +591,96 @@ def _window_sums(v: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
     return cs[:, starts + n] - cs[:, starts]
 
 
+def _window_counts(hit: np.ndarray, starts: np.ndarray, n: int, step: int) -> np.ndarray:
+    """:func:`_window_sums` of a bool array ``(c, L)``, in integers: int64 ``(c, k)``."""
+    k = starts.shape[0]
+    c = hit.shape[0]
+    s0 = int(starts[0])
+    if k == 1:
+        return np.count_nonzero(hit[:, s0 : s0 + n], axis=1).astype(np.int64)[:, None]
+    g = math.gcd(step, n) if step else 0
+    if g >= 4:
+        nblk = (step * (k - 1) + n) // g
+        blocks = hit[:, s0 : s0 + nblk * g].reshape(c, nblk, g).sum(axis=2, dtype=np.int64)
+        cb = np.zeros((c, nblk + 1), dtype=np.int64)
+        np.cumsum(blocks, axis=1, out=cb[:, 1:])
+        i0 = np.arange(k) * (step // g)
+        return cb[:, i0 + n // g] - cb[:, i0]
+    cs = np.zeros((c, hit.shape[1] + 1), dtype=np.int64)
+    np.cumsum(hit, axis=1, dtype=np.int64, out=cs[:, 1:])
+    return cs[:, starts + n] - cs[:, starts]
+
+
 def _block_envelope(ax: np.ndarray, ends: np.ndarray, plan: _EmgPlan) -> np.ndarray:
-    """Mean of ``|x|`` in the ``nb`` blocks that end each window: ``(c, k, nb)`` float64."""
+    """Mean of ``|x|`` in the ``nb`` blocks that end each window: ``(k, c, nb)`` float64, from
+    ``ax`` = ``|x|`` ``(c, L)`` float64. Evenly spaced windows get a read-only strided view
+    (the windows share their blocks)."""
     block, nb = plan.block, plan.nb
     c = ax.shape[0]
+    k = ends.shape[0]
     first = ends + 1 - nb * block  # first sample of each window's first block
-    step = _even_step(first) if first.shape[0] > 1 else block
+    step = _even_step(first) if k > 1 else block
     if step and step % block == 0:
         a0 = int(first[0])
-        m = step * (first.shape[0] - 1) // block + nb
-        sums = ax[:, a0 : a0 + m * block].reshape(c, m, block).sum(axis=2, dtype=np.float64)
-        cs, ss = sums.strides
-        env = np.lib.stride_tricks.as_strided(
-            sums, (c, first.shape[0], nb), (cs, (step // block) * ss, ss), writeable=False
+        m = step * (k - 1) // block + nb
+        v = ax[:, a0 : a0 + m * block].reshape(c, m, block)
+        means = v[:, :, 0].copy()  # block sums, samples added in order
+        for j in range(1, block):
+            means += v[:, :, j]
+        means /= block
+        cs, ss = means.strides
+        return np.lib.stride_tricks.as_strided(
+            means, (k, c, nb), ((step // block) * ss, cs, ss), writeable=False
         )
-        return env / block
     cs_abs = _prefix(ax)
     edges = first[:, None] + block * np.arange(nb + 1)[None, :]
-    return np.diff(cs_abs[:, edges], axis=2) / block
+    return (np.diff(cs_abs[:, edges], axis=2) / block).transpose(1, 0, 2)
 
 
-def _count_at_least(
-    v: np.ndarray, thr: np.ndarray, starts: np.ndarray, n: int, skip: tuple[int, ...]
-) -> np.ndarray:
-    """Per window and channel: how many of ``v[c, s : s + n]`` are ``>= thr[c, j]``, leaving
-    out positions ``s + n - 1 - q`` for ``q`` in ``skip``.
+def _count_hits(
+    x: np.ndarray,
+    d: np.ndarray,
+    ad: np.ndarray,
+    thr: np.ndarray,
+    starts: np.ndarray,
+    n: int,
+    step: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Zero crossings and slope sign changes per window and channel: two ``(c, k)``.
 
-    ``v`` is ``(c, L)`` (zero-padded), ``thr`` ``(c, k)`` in ``v``'s dtype. Windows that share a
-    threshold (all of them once the noise floor has settled) are counted together.
+    ``x`` ``(c, L)`` are the samples, ``d`` ``(c, L - 1)`` their differences, ``ad`` ``|d|``
+    zero-padded to ``(c, L)``, ``thr`` ``(c, k)`` the thresholds in ``x``'s dtype. A zero
+    crossing is a pair ``(i, i + 1)`` with ``x[i] * x[i + 1] < 0`` and ``ad[i] >= thr``, a
+    slope sign change a triple with ``d[i] * d[i + 1] <= -thr**2`` (the products and the
+    comparisons in ``x``'s dtype). Windows that share a threshold (all of them once the noise
+    floor has settled) are counted together.
     """
+    c, length = x.shape
     k = starts.shape[0]
-    out = np.empty((v.shape[0], k))
+    crossing = np.zeros((c, length), dtype=bool)
+    np.less(x[:, :-1] * x[:, 1:], 0, out=crossing[:, :-1])
+    prod = np.ones_like(x)  # > 0 (never a change) on the padding
+    np.multiply(d[:, :-1], d[:, 1:], out=prod[:, :-2])
     if k == 1 or (thr == thr[:, :1]).all():
         groups: list[tuple[np.ndarray, slice | np.ndarray]] = [(thr[:, 0], slice(None))]
     else:
         rows, inv = np.unique(thr.T, axis=0, return_inverse=True)
         groups = [(rows[g], inv.reshape(-1) == g) for g in range(rows.shape[0])]
+    out = np.empty((2, c, k))
     ends = starts + (n - 1)
+    hit = np.empty((2, c, length), dtype=bool)
     for t, sel in groups:
-        hit = v >= t[:, None]
-        cnt = _window_sums(hit, starts[sel], n)
-        for q in skip:
-            cnt -= hit[:, ends[sel] - q]
-        out[:, sel] = cnt
-    return out
+        np.greater_equal(ad, t[:, None], out=hit[0])
+        hit[0] &= crossing
+        np.less_equal(prod, -(t * t)[:, None], out=hit[1])
+        st, e = (step, ends) if isinstance(sel, slice) else (_even_step(starts[sel]), ends[sel])
+        cnt = _window_counts(hit.reshape(2 * c, length), starts[sel], n, st).reshape(2, c, -1)
+        # leave out the pair and the triples that start in the window but end past it
+        cnt[0] -= hit[0][:, e]
+        cnt[1] -= hit[1][:, e]
+        cnt[1] -= hit[1][:, e - 1]
+        out[:, :, sel] = cnt
+    return out[0], out[1]
 
 
 class EmgFeatures:
@@ -690,38 +781,39 @@ class EmgFeatures:
             x = np.where(np.isnan(x), x.dtype.type(0), x)
         ends = np.asarray(ends, dtype=np.int64)
         starts = ends - (n - 1)
-        x64 = x.astype(np.float64)
-        sq = x64 * x64
-        sumsq = _window_sums(sq, starts, n)  # (c, k)
-        rms = np.sqrt(np.maximum(sumsq, 0.0) / n)
-        thr = self._thresholds(rms.T, gap).T  # (c, k)
-        thr_x = thr.astype(x.dtype)
+        step = _even_step(starts)
         last = ends  # each window's last sample
-        ax = np.abs(x)
-        mav = _window_sums(ax, starts, n) / n
+        c, length = x.shape
+        x64 = x.astype(np.float64)
         d = np.diff(x, axis=1)  # d[i] = x[i + 1] - x[i]: n - 1 of them per window
-        # per-pair and per-triple terms, zero-padded to L so that every window sums n of
-        # them; the ones past the window (at its last sample, or two) are subtracted
+        # the float64 per-sample terms, stacked so that one pass of block sums serves all:
+        # squares, |x|, |d| (pairs) and TKEO (triples); the pair and triple terms are
+        # zero-padded to L so that every window sums n of them, and the ones past the window
+        # (at its last sample, or two) are subtracted
+        terms = np.empty((4, c, length))
+        sq, ax, ad64, psi = terms
+        np.multiply(x64, x64, out=sq)
+        np.abs(x64, out=ax)
         ad = np.zeros_like(x)
         np.abs(d, out=ad[:, :-1])
-        wl = (_window_sums(ad, starts, n) - ad[:, last]) / plan.dur
-        # ZC: pairs (i, i + 1) with a sign change and |d[i]| >= thr
-        zs = np.full_like(x, -1)
-        np.copyto(zs[:, :-1], ad[:, :-1], where=x[:, :-1] * x[:, 1:] < 0)
-        zc = _count_at_least(zs, thr_x, starts, n, (0,)) / plan.dur
-        # SSC: d[i] * d[i + 1] <= -thr**2
-        ss = np.full_like(x, -1)
-        np.multiply(d[:, :-1], d[:, 1:], out=ss[:, :-2])
-        np.negative(ss[:, :-2], out=ss[:, :-2])
-        ssc = _count_at_least(ss, thr_x * thr_x, starts, n, (0, 1)) / plan.dur
-        psi = np.zeros_like(x64)  # TKEO x[i]**2 - x[i-1] x[i+1] stored at i - 1
+        ad64[:] = ad
         np.multiply(x64[:, 1:-1], x64[:, 1:-1], out=psi[:, :-2])
-        psi[:, :-2] -= x64[:, :-2] * x64[:, 2:]
-        tk = (_window_sums(psi, starts, n) - psi[:, last] - psi[:, last - 1]) / (n - 2)
+        psi[:, :-2] -= x64[:, :-2] * x64[:, 2:]  # TKEO x[i]**2 - x[i-1] x[i+1] stored at i - 1
+        psi[:, -2:] = 0.0
+        sums = _window_sums(terms.reshape(4 * c, length), starts, n, step).reshape(4, c, k)
+        rms = np.sqrt(np.maximum(sums[0], 0.0) / n)
+        thr = self._thresholds(rms.T, gap).T  # (c, k)
+        thr_x = thr.astype(x.dtype)
+        mav = sums[1] / n
+        wl = (sums[2] - ad64[:, last]) / plan.dur
+        tk = (sums[3] - psi[:, last] - psi[:, last - 1]) / (n - 2)
+        zc, ssc = _count_hits(x, d, ad, thr_x, starts, n, step)
+        zc /= plan.dur
+        ssc /= plan.dur
         nr = plan.nr
-        rms_rec = np.sqrt(np.maximum(_window_sums(sq, last - (nr - 1), nr), 0.0) / nr)
-        env = _block_envelope(ax, ends, plan)  # (c, k, nb)
-        rhy, coact = _emg_envelope(env.transpose(1, 0, 2), plan)
+        rms_rec = np.sqrt(np.maximum(_window_sums(sq, last - (nr - 1), nr, step), 0.0) / nr)
+        env = _block_envelope(ax, ends, plan)  # (k, c, nb)
+        rhy, coact = _emg_envelope(env, plan)
         mnf, mdf = _emg_spectrum(_windows(x, starts, n), plan)
         per = np.stack(
             [a.T for a in (rms, mav, wl, zc, ssc, tk, mnf, mdf)] + [rhy, rms_rec.T], axis=2
@@ -766,9 +858,15 @@ class AccFeatures:
         if k == 0:
             return np.zeros((0, self.n_features))
         x = span.astype(np.float64)
-        np.nan_to_num(x, copy=False)
-        ends = np.asarray(ends, dtype=np.int64)
-        w = _windows(x, ends - (n - 1), n).transpose(1, 0, 2)  # (k, 9, n)
-        out = _acc_features(w, self.rate_hz, self.version)
+        if not np.isfinite(x).all():
+            np.nan_to_num(x, copy=False)
+        starts = np.asarray(ends, dtype=np.int64) - (n - 1)
+        w = _windows(x, starts, n).transpose(1, 0, 2)  # (k, 9, n)
+        # magnitudes per sample, then windowed (the same numbers as per window)
+        mags = np.empty((2, x.shape[1]))
+        np.sqrt(np.einsum("ai,ai->i", x[0:3], x[0:3]), out=mags[0])
+        np.sqrt(np.einsum("ai,ai->i", x[6:9], x[6:9]), out=mags[1])
+        mw = _windows(mags, starts, n)  # (2, k, n)
+        out = _acc_features(w, self.rate_hz, self.version, (mw[0], mw[1]))
         out[np.asarray(has_gap, dtype=bool)] = np.nan
         return out

@@ -32,6 +32,12 @@ from spasmwatch.signal._ringbuffer import RingBuffer
 __all__ = ["Window", "WindowBatch", "Windower", "window_samples"]
 
 
+#: Default bound on the samples of the stacked windows of one piece of a long chunk
+#: (windows x window length x channels): 2**20, e.g. 4 MB of float32 windows. Sets the default
+#: ``max_chunk`` of :class:`Windower`.
+MAX_PIECE_WINDOW_SAMPLES = 1 << 20
+
+
 def window_samples(rate_hz: float, seconds: float) -> int:
     """Number of samples in ``seconds`` at ``rate_hz`` (rounded, at least 2)."""
     return max(2, round(seconds * rate_hz))
@@ -173,7 +179,9 @@ class Windower:
     dtype : numpy.dtype
         float32 or float64 (the dtype of the windows).
     max_chunk : int, optional
-        Longer chunks are processed in pieces of this many samples (bounds memory).
+        Longer chunks are processed in pieces of this many samples (bounds memory). Default:
+        64 to 256 hops, as many as keep the windows of one piece (stacked, the feature code's
+        largest temporaries) within :data:`MAX_PIECE_WINDOW_SAMPLES` samples.
     """
 
     def __init__(
@@ -204,7 +212,13 @@ class Windower:
         self.n_channels = int(n_channels)
         self.dtype = np.dtype(dtype)
         hop_n = max(1, round(hop_s * rate_hz))
-        self.max_chunk = int(max_chunk) if max_chunk else max(64 * hop_n, 1024)
+        if not max_chunk:
+            # as many hops per piece as the budget allows, between 64 and 256: a piece's
+            # windows are processed together, so fewer, larger pieces spread the per-piece
+            # overhead of the feature code over more windows
+            per_piece = MAX_PIECE_WINDOW_SAMPLES // (self.n_window * self.n_channels)
+            max_chunk = max(min(max(per_piece, 64), 256) * hop_n, 1024)
+        self.max_chunk = int(max_chunk)
         self.ring = RingBuffer(self.n_window + self.max_chunk, self.n_channels, self.dtype)
         self.reset()
 

@@ -252,3 +252,25 @@ def test_span_form_equals_stacked_windows(ends, dtype):
         atol=1e-12,
         equal_nan=True,
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mdf_of_many_windows_equals_one_at_a_time(dtype):
+    """Enough spectra take the bin-by-bin running sum that locates MDF; it adds in the same
+    order as the per-spectrum cumulative sum, so MDF is the same bin and MNF agrees."""
+    from spasmwatch.signal._features import _BINWISE_CUMSUM_MIN_ROWS, _emg_plan, _emg_spectrum
+
+    rng = np.random.default_rng(3)
+    n, c = 400, 4
+    k = _BINWISE_CUMSUM_MIN_ROWS // c + 7
+    scale = rng.uniform(0.1, 50.0, size=(k, c, 1))
+    x = (rng.normal(size=(k, c, n)) * scale).astype(dtype)
+    x[0, 1] = 0.0  # a flat window: MNF and MDF 0
+    plan = _emg_plan(n, 200.0)
+    mnf, mdf = _emg_spectrum(x, plan)
+    assert mnf.shape == mdf.shape == (k, c)
+    assert mdf[0, 1] == 0.0 and mnf[0, 1] == 0.0
+    for i in range(k):
+        m1, d1 = _emg_spectrum(x[i : i + 1], plan)
+        np.testing.assert_array_equal(mdf[i], d1[0])
+        np.testing.assert_allclose(mnf[i], m1[0], rtol=1e-6)
