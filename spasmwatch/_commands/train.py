@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=None, help="output folder (default: the bundled models)"
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes for the feature frames (default: one per core; the models do "
+        "not depend on it)",
+    )
+    parser.add_argument(
         "--models",
         default="sw-emg-acc,sw-emg,sw-acc",
         help="comma-separated model ids (default: all three)",
@@ -54,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         out,
         models=[m.strip() for m in args.models.split(",") if m.strip()],
         progress=lambda m: print(m, file=sys.stderr),
+        jobs=max(1, args.jobs),
     )
     for mid, m in summary["models"].items():
         print(f"{mid}: {out / m['file']} ({m['bytes'] / 1e6:.2f} MB) thresholds {m['thresholds']}")

@@ -24,7 +24,10 @@ class_names         JSON list of the output classes in column order, e.g.
                     ``["none", "tonic", "clonic", "mixed", "myoclonic"]``
 negative_class      the class that means "no spasm" (default ``"none"``)
 output_name         name of the graph output holding class probabilities
-thresholds          JSON map, e.g. ``{"onset": 0.6, "offset": 0.4}``
+thresholds          JSON map, e.g. ``{"onset": 0.6, "offset": 0.4}``; a key ending in
+                    ``@emg<N>`` (``"onset@emg2"``) applies only when the EMG stream has N
+                    channels (device-specific operating points, see
+                    :meth:`ModelMetadata.thresholds_for`)
 training_data       free text: what the model was trained on
 seed                training seed (int) or empty
 metrics             JSON map of evaluation figures
@@ -51,6 +54,26 @@ INPUT_LAYOUTS = frozenset({"features", "raw"})
 #: features' 3-8 Hz band lies below its 12.5 Hz Nyquist frequency, so they stay meaningful).
 #: Kinds not listed accept nothing below the model's own rate.
 MIN_STREAM_RATES_HZ: dict[str, float] = {"emg": 200.0, "acc": 25.0}
+
+
+def _emg_group(key: str) -> int | None:
+    """The EMG channel count a threshold key is for (``"onset@emg2"`` -> 2), ``None`` for a
+    plain key; raises for another suffix."""
+    if "@" not in key:
+        return None
+    base, _, sfx = key.partition("@")
+    n = sfx[3:]
+    if not base or not sfx.startswith("emg") or not n.isdigit() or int(n) < 1:
+        raise _bad(f"thresholds.{key}", "a plain key or one ending in @emg<N> (N >= 1)", key)
+    return int(n)
+
+
+def _thresholds_for(th: Mapping[str, float], emg_channels: int | None) -> dict[str, float]:
+    out = {k: v for k, v in th.items() if "@" not in k}
+    if emg_channels is not None:
+        sfx = f"@emg{int(emg_channels)}"
+        out.update({k[: -len(sfx)]: v for k, v in th.items() if k.endswith(sfx)})
+    return out
 
 
 def _bad(field_name: str, expected: str, got: object) -> ModelError:
@@ -101,7 +124,9 @@ class ModelMetadata:
     output_name : str
         Graph output holding the ``(n, n_classes)`` probabilities.
     thresholds : mapping str -> float
-        Decision thresholds, at least ``onset`` and ``offset`` in [0, 1].
+        Decision thresholds, at least ``onset`` and ``offset`` in [0, 1]. Keys with the
+        suffix ``@emg<N>`` (e.g. ``"onset@emg2"``, ``"confirm_windows@emg2"``) override the
+        plain key for EMG streams of ``N`` channels (:meth:`thresholds_for`).
     training_data : str
         What the model was trained on.
     seed : int or None
@@ -191,11 +216,17 @@ class ModelMetadata:
             raise _bad("feature_names", "distinct names", feats)
         object.__setattr__(self, "feature_names", feats)
         th = {str(k): float(v) for k, v in dict(self.thresholds).items()}
-        for key in ("onset", "offset"):
-            if key not in th or not 0.0 <= th[key] <= 1.0:
-                raise _bad(f"thresholds.{key}", "a probability in [0, 1]", th.get(key))
-        if th["offset"] > th["onset"]:
-            raise _bad("thresholds.offset", f"<= onset ({th['onset']})", th["offset"])
+        groups = {None} | {_emg_group(k) for k in th}
+        if len(groups) > 1 and "emg" not in self.stream_kinds:
+            raise _bad("thresholds", "without @emg<N> keys (the model has no EMG)", sorted(th))
+        for n in sorted(groups, key=lambda g: -1 if g is None else g):
+            sfx = "" if n is None else f"@emg{n}"
+            got = _thresholds_for(th, n)
+            for key in ("onset", "offset"):
+                if key not in got or not 0.0 <= got[key] <= 1.0:
+                    raise _bad(f"thresholds.{key}{sfx}", "a probability in [0, 1]", got.get(key))
+            if got["offset"] > got["onset"]:
+                raise _bad(f"thresholds.offset{sfx}", f"<= onset ({got['onset']})", got["offset"])
         object.__setattr__(self, "thresholds", th)
         if self.seed is not None and (
             isinstance(self.seed, bool) or not isinstance(self.seed, int)
@@ -214,6 +245,20 @@ class ModelMetadata:
     def n_features(self) -> int:
         """Number of input feature columns."""
         return len(self.feature_names)
+
+    def thresholds_for(self, emg_channels: int | None = None) -> dict[str, float]:
+        """The thresholds that apply to an EMG stream of ``emg_channels`` channels.
+
+        Plain keys, overridden by the keys ending in ``@emg<emg_channels>`` (suffix removed).
+        ``None``, or a channel count without keys of its own, gives the plain keys: the
+        operating point chosen on all validation wearers together.
+        """
+        return _thresholds_for(self.thresholds, emg_channels)
+
+    @property
+    def emg_channel_groups(self) -> tuple[int, ...]:
+        """EMG channel counts with thresholds of their own (ascending)."""
+        return tuple(sorted({g for k in self.thresholds if (g := _emg_group(k)) is not None}))
 
     # ------------------------------------------------------------------ (de)serialise
 

@@ -32,7 +32,11 @@ Recipe (``spasmwatch train``; every choice is fixed here so a seed reproduces th
    rates), ties to the higher F1. False alarms include retracted onsets (an onset alarm
    withdrawn because the episode stayed shorter than the minimum duration was still seen
    by the wearer), on simulated and real validation data alike. Validation latencies
-   include the resampling delay.
+   include the resampling delay. **Device operating points:** when the validation wearers
+   use more than one EMG channel count (2-electrode nus-reference, 8-electrode Myo), each
+   count with enough wearers gets thresholds of its own, chosen the same way on its own
+   wearers (:func:`choose_device_thresholds`; metadata keys ``onset@emg2`` ...); the
+   plain keys stay the pooled choice, for devices of other channel counts.
 6. **Export.** skl2onnx (float32 input, no ZipMap), with :class:`ModelMetadata` in the
    ONNX ``metadata_props``.
 """
@@ -240,6 +244,11 @@ def real_sources(
     return out
 
 
+def _emg_channels(src: Source) -> int | None:
+    """Channel count of a source's EMG stream (``None`` without one)."""
+    return next((len(s.channels) for s in src.specs if s.kind == "emg"), None)
+
+
 def _uses(src: Source, kinds: Sequence[str]) -> bool:
     """Real sources enter only the models whose streams they really provide."""
     if src.name.startswith("myo-"):
@@ -247,6 +256,64 @@ def _uses(src: Source, kinds: Sequence[str]) -> bool:
     if src.name.startswith("daphnet-"):
         return "acc" in kinds
     return all(any(s.kind == k for s in src.specs) for k in kinds)
+
+
+# ----------------------------------------------------------------------------- frames
+
+#: The sources a forked frame worker reads (set by :func:`frames_for_sources` before it
+#: forks: sources hold closures, which cannot be pickled, but a forked child has them).
+_FORK_SOURCES: list[Source] = []
+
+
+def _frames_job(i: int, rates: dict[str, float], win: float, hop: float) -> tuple:
+    src = _FORK_SOURCES[i]
+    fr = frames_of(src, rates, window_s=win, hop_s=hop)
+    conf = source_confounders(src) if "result_fn" in src.info else None
+    return fr.t_s, fr.raw, fr.ok, fr.names, fr.delays_s, fr.version, source_truth(src), conf
+
+
+def frames_for_sources(
+    sources: Sequence[Source],
+    rates_hz: dict[str, float],
+    *,
+    window_s: float,
+    hop_s: float,
+    jobs: int = 1,
+    progress: Callable[[int, Source], None] | None = None,
+) -> list[Frames]:
+    """:func:`~spasmwatch.models._dataset.frames_of` of every source, in order.
+
+    ``jobs > 1`` renders and featurises sources in that many forked worker processes (where
+    the platform can fork; elsewhere serially). Each source is computed from its own seed
+    and data alone, so the frames, truths and confounders are the same for any ``jobs``.
+    ``progress(i, source)`` is called as each source is done.
+    """
+    import multiprocessing as mp
+
+    out: list[Frames] = []
+    if jobs <= 1 or len(sources) < 2 or "fork" not in mp.get_all_start_methods():
+        for i, src in enumerate(sources):
+            out.append(frames_of(src, rates_hz, window_s=window_s, hop_s=hop_s))
+            if progress is not None:
+                progress(i, src)
+        return out
+    global _FORK_SOURCES
+    _FORK_SOURCES = list(sources)
+    try:
+        with mp.get_context("fork").Pool(min(jobs, len(sources))) as pool:
+            args = [(i, dict(rates_hz), window_s, hop_s) for i in range(len(sources))]
+            for i, res in enumerate(pool.starmap(_frames_job, args, chunksize=1)):
+                t_s, raw, ok, names, delays, version, truth, conf = res
+                src = sources[i]
+                src.truth = list(truth)  # the child rendered it: no second simulation here
+                if conf is not None:
+                    src.info["confounders"] = list(conf)
+                out.append(Frames(t_s, raw, ok, tuple(names), src, delays, version))
+                if progress is not None:
+                    progress(i, src)
+    finally:
+        _FORK_SOURCES = []
+    return out
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -342,10 +409,17 @@ class _Scored:
     src: Source
     truth: list
     delay_s: float = 0.0
+    emg_channels: int | None = None
 
 
 def _score_config(
-    items: Sequence[_Scored], det_kw: dict, hop_s: float, window_s: float, type_names: Sequence[str]
+    items: Sequence[_Scored],
+    det_kw: dict,
+    hop_s: float,
+    window_s: float,
+    type_names: Sequence[str],
+    *,
+    by_channels: dict[int, dict] | None = None,
 ) -> dict:
     from spasmwatch.episodes import (
         Detection,
@@ -357,11 +431,16 @@ def _score_config(
         evaluate,
     )
 
-    cfg = DetectorConfig(window_s=window_s, hop_s=hop_s, class_names=tuple(type_names), **det_kw)
+    def config(kw: dict) -> DetectorConfig:
+        return DetectorConfig(window_s=window_s, hop_s=hop_s, class_names=tuple(type_names), **kw)
+
+    cfg = config(det_kw)
+    group_cfg = {n: config(kw) for n, kw in (by_channels or {}).items()}
     recs = []
     real_fa: dict[str, list[float]] = {}
     for it in items:
-        ups = detect_updates(it.t_ns, it.p, it.pt, it.inten, ~np.isfinite(it.p), config=cfg)
+        c = group_cfg.get(it.emg_channels, cfg) if it.emg_channels is not None else cfg
+        ups = detect_updates(it.t_ns, it.p, it.pt, it.inten, ~np.isfinite(it.p), config=c)
         dets, n_ret = detections_from_updates(ups, origin_ns=it.src.start_ns)
         # retracted onsets are alarms the wearer saw: their alarm times (s from the origin)
         retracted_s = [
@@ -524,6 +603,57 @@ def choose_thresholds(
     return th, best["metrics"], results
 
 
+#: Fewest simulated validation wearers an EMG channel count needs for an operating point of
+#: its own (fewer: its wearers only enter the pooled choice).
+MIN_GROUP_WEARERS = 8
+
+
+def choose_device_thresholds(
+    items: Sequence[_Scored],
+    *,
+    hop_s: float,
+    window_s: float,
+    type_names: Sequence[str],
+    min_wearers: int = MIN_GROUP_WEARERS,
+) -> dict[int, tuple[dict[str, float], dict[str, Any]]]:
+    """Operating points per EMG channel count (device-specific thresholds).
+
+    A 2-electrode sensor and an 8-electrode armband see the same muscles very differently
+    (channel spread and co-activation mean different things), so one set of thresholds
+    is a compromise for both. When the validation wearers use more than one EMG channel
+    count, each count with at least ``min_wearers`` simulated wearers gets its own
+    :func:`choose_thresholds` run on its wearers and on the real sources with that count
+    (the Myo and Daphnet-paired sources: 8). Returns ``{n_channels: (thresholds,
+    validation metrics)}``; empty when there is one count only (or none).
+    """
+    counts: dict[int, int] = {}
+    for it in items:
+        if it.emg_channels is not None and not it.src.intervals:
+            counts[it.emg_channels] = counts.get(it.emg_channels, 0) + 1
+    groups = sorted(n for n, k in counts.items() if k >= min_wearers)
+    if len(counts) < 2 or not groups:
+        return {}
+    out = {}
+    for n in groups:
+        sub = [it for it in items if it.emg_channels == n]
+        th, metrics, _grid = choose_thresholds(
+            sub, hop_s=hop_s, window_s=window_s, type_names=type_names
+        )
+        out[n] = (th, metrics)
+    return out
+
+
+def _detector_kw(th: dict[str, float]) -> dict[str, Any]:
+    """:func:`_score_config` settings from a thresholds map."""
+    return {
+        "onset_threshold": th["onset"],
+        "offset_threshold": th["offset"],
+        "confirm_windows": int(th["confirm_windows"]),
+        "min_duration_s": th["min_duration_s"],
+        "merge_gap_s": th["merge_gap_s"],
+    }
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -538,8 +668,11 @@ def train_models(
     *,
     models: Sequence[str] = tuple(MODEL_KINDS),
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Train, choose thresholds, export ``<out_dir>/<file>.onnx`` and ``training.json``.
+
+    ``jobs`` worker processes compute the feature frames (the same files for any ``jobs``).
 
     Returns
     -------
@@ -581,10 +714,13 @@ def train_models(
     }
     frames: dict[str, list[Frames]] = {}
     for split, srcs in split_sources.items():
-        frames[split] = []
-        for i, s in enumerate(srcs):
-            frames[split].append(frames_of(s, all_rates, window_s=win, hop_s=hop))
-            _log(progress, f"{split} features {i + 1}/{len(srcs)} ({s.name})")
+
+        def done(i: int, s: Source, split: str = split, n: int = len(srcs)) -> None:
+            _log(progress, f"{split} features {i + 1}/{n} ({s.name})")
+
+        frames[split] = frames_for_sources(
+            srcs, all_rates, window_s=win, hop_s=hop, jobs=jobs, progress=done
+        )
     truths = {s.name: source_truth(s) for srcs in split_sources.values() for s in srcs}
     summary: dict[str, Any] = {
         "config": {k: v for k, v in asdict(cfg).items() if k != "data_dir"},
@@ -642,11 +778,25 @@ def train_models(
                     fr.source,
                     truths[fr.source.name],
                     fr.delay_s(kinds),
+                    _emg_channels(fr.source) if "emg" in kinds else None,
                 )
             )
         th, val_metrics, grid = choose_thresholds(
             items, hop_s=hop, window_s=win, type_names=type_names
         )
+        by_device = choose_device_thresholds(items, hop_s=hop, window_s=win, type_names=type_names)
+        pooled_metrics = val_metrics
+        if by_device:
+            for n, (g_th, _m) in by_device.items():
+                th.update({f"{k}@emg{n}": v for k, v in g_th.items()})
+            val_metrics = _score_config(
+                items,
+                _detector_kw(th),
+                hop,
+                win,
+                type_names,
+                by_channels={n: _detector_kw(g_th) for n, (g_th, _m) in by_device.items()},
+            )
         th["calibration_s"] = cfg.calibration_s
         _log(progress, f"{model_id}: thresholds {th} -> validation {val_metrics}")
         onx = _to_onnx(clf, len(names))
@@ -699,6 +849,15 @@ def train_models(
             "train_frames": len(y),
             "train_spasm_frames": n_pos,
             "at_grid_edge": _at_edge(th),
+            "validation_pooled_thresholds": {k: _r(v) for k, v in pooled_metrics.items()},
+            "by_emg_channels": {
+                str(n): {
+                    "thresholds": g_th,
+                    "validation": {k: _r(v) for k, v in g_m.items()},
+                    "at_grid_edge": _at_edge(g_th),
+                }
+                for n, (g_th, g_m) in by_device.items()
+            },
             "threshold_grid": [
                 {
                     "settings": g["settings"],

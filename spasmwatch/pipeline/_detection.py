@@ -529,12 +529,21 @@ class PipelineOutput:
     updates: list[EpisodeUpdate]
 
 
-def detector_config_for(metadata: Any, **overrides: Any) -> DetectorConfig:
+def detector_config_for(
+    metadata: Any, *, emg_channels: int | None = None, **overrides: Any
+) -> DetectorConfig:
     """:class:`DetectorConfig` from a model's metadata, including the optional extra
     threshold keys ``confirm_windows``, ``min_duration_s``, ``merge_gap_s``,
-    ``refractory_s``."""
-    th = dict(metadata.thresholds)
-    extra: dict[str, Any] = {}
+    ``refractory_s``.
+
+    ``emg_channels`` picks the operating point the model has for EMG streams of that many
+    channels (threshold keys ``...@emg<N>``, :meth:`ModelMetadata.thresholds_for`); without
+    one, or for ``None``, the pooled one."""
+    th = metadata.thresholds_for(emg_channels)
+    extra: dict[str, Any] = {
+        "onset_threshold": float(th["onset"]),
+        "offset_threshold": float(th["offset"]),
+    }
     for k in ("min_duration_s", "merge_gap_s", "refractory_s"):
         if k in th:
             extra[k] = float(th[k])
@@ -604,7 +613,10 @@ class DetectionPipeline:
             stale_timeout_s=stale_timeout_s,
             feature_set_version=feature_set_version_of(md),
         )
-        self.detector_config = detector_config or detector_config_for(md)
+        emg = self.front.inputs.get("emg")
+        self.detector_config = detector_config or detector_config_for(
+            md, emg_channels=None if emg is None else len(emg.channels)
+        )
         device = next(iter(self.front.inputs.values())).device
         self.detector = EpisodeDetector(
             self.detector_config,

@@ -100,6 +100,18 @@ def test_min_rates_default_to_the_contract_and_old_files_without_them_still_load
         (dict(class_names=("tonic", "clonic")), "negative_class"),
         (dict(feature_names=()), "feature_names"),
         (dict(thresholds={"onset": 0.3, "offset": 0.5}), "thresholds.offset"),
+        (dict(thresholds={"onset": 0.9, "offset": 0.6, "onset@emg2": 0.5}), "offset@emg2"),
+        (dict(thresholds={"onset": 0.9, "offset": 0.6, "onset@emg2": 1.5}), "onset@emg2"),
+        (dict(thresholds={"onset": 0.9, "offset": 0.6, "onset@acc3": 0.9}), "onset@acc3"),
+        (dict(thresholds={"onset": 0.9, "offset": 0.6, "onset@emg0": 0.9}), "onset@emg0"),
+        (
+            dict(
+                stream_kinds=("acc",),
+                rates_hz={"acc": 50},
+                thresholds={"onset": 0.9, "offset": 0.6, "onset@emg2": 0.9},
+            ),
+            "model has no EMG",
+        ),
         (dict(min_channels={"gyro": 3}), "min_channels"),
         (dict(min_rates_hz={"acc": 100}), "min_rates_hz.acc"),
         (dict(min_rates_hz={"acc": 0}), "min_rates_hz.acc"),
@@ -109,6 +121,26 @@ def test_min_rates_default_to_the_contract_and_old_files_without_them_still_load
 def test_metadata_validation_names_the_field(kw, needle):
     with pytest.raises(ModelError, match=needle):
         _meta(**kw)
+
+
+def test_device_thresholds_override_plain_keys_for_their_channel_count_only():
+    md = _meta(
+        thresholds={
+            "onset": 0.9,
+            "offset": 0.6,
+            "confirm_windows": 3,
+            "onset@emg2": 0.96,
+            "offset@emg2": 0.66,
+            "confirm_windows@emg2": 4,
+        }
+    )
+    assert md.emg_channel_groups == (2,)
+    assert md.thresholds_for(2) == {"onset": 0.96, "offset": 0.66, "confirm_windows": 4.0}
+    pooled = {"onset": 0.9, "offset": 0.6, "confirm_windows": 3.0}
+    assert md.thresholds_for(8) == pooled  # no keys of its own: the pooled operating point
+    assert md.thresholds_for(None) == pooled
+    back = ModelMetadata.from_props(md.to_props())
+    assert back.thresholds_for(2) == md.thresholds_for(2)
 
 
 def test_from_props_refuses_foreign_and_malformed_maps():

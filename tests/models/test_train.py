@@ -54,8 +54,9 @@ def test_tiny_training_exports_loadable_self_describing_models(trained):
 
 
 def test_training_is_reproducible_from_the_seed(trained, tmp_path):
+    """... and does not depend on the number of frame workers (forked: 2 here, 1 above)."""
     out, summary = trained
-    again = train_models(TINY, tmp_path, models=("sw-acc",))
+    again = train_models(TINY, tmp_path, models=("sw-acc",), jobs=2)
     assert again["models"]["sw-acc"]["sha256"] == summary["models"]["sw-acc"]["sha256"]
     assert (tmp_path / "acc.onnx").read_bytes() == (out / "acc.onnx").read_bytes()
     assert (
@@ -145,3 +146,48 @@ def test_real_false_alarms_include_retracted_onsets():
     }
     got = {lab: (n, h) for lab, n, h in _real_fa(dets, intervals, [200.0, 2000.0, 2100.0])}
     assert got == {"myo-rest": (2, 0.5), "myo-gesture": (2, 0.5)}
+
+
+def _scored(name, p, truth, emg_channels):
+    from types import SimpleNamespace
+
+    from spasmwatch.models._train import _Scored
+
+    n = len(p)
+    t_ns = np.round((np.arange(n) + 1) * 0.25 * 1e9).astype(np.int64)
+    src = SimpleNamespace(start_ns=0, intervals=[], name=name)
+    pt = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
+    return _Scored(name, t_ns, np.asarray(p, float), pt, np.ones(n), src, truth, 0.0, emg_channels)
+
+
+def test_device_thresholds_are_chosen_per_emg_channel_count():
+    """Wearers with 2 EMG channels have brief p = 0.93 blips outside spasms: their own
+    operating point needs a higher onset threshold; the 8-channel wearers keep the lowest
+    grid onset, which detects their weak (p = 0.8) spasms."""
+    from spasmwatch.models._train import THRESHOLD_GRID, choose_device_thresholds
+
+    types = ["tonic", "clonic", "mixed", "myoclonic"]
+    items = []
+    for i in range(8):
+        p = np.full(2400, 0.01)  # 600 s
+        truth = [(100.0, 110.0, "tonic"), (300.0, 310.0, "tonic")]
+        for a, _b, _t in truth:
+            k = int(a / 0.25)
+            p[k + 2 : k + 44] = 0.8 if i % 2 else 0.99
+        items.append(_scored(f"w8-{i}", p.copy(), truth, 8))
+        q = np.full(2400, 0.01)
+        for a, _b, _t in truth:
+            k = int(a / 0.25)
+            q[k + 2 : k + 44] = 0.99
+        q[int(200 / 0.25) : int(200 / 0.25) + 12] = 0.93  # 3 s blip: a false alarm at 0.9
+        items.append(_scored(f"w2-{i}", q, truth, 2))
+    got = choose_device_thresholds(items, hop_s=0.25, window_s=2.0, type_names=types)
+    assert sorted(got) == [2, 8]
+    th2, m2 = got[2]
+    th8, m8 = got[8]
+    assert th2["onset"] > 0.93 and m2["sensitivity"] == 1.0 and m2["fa_per_24h"] == 0.0
+    assert th8["onset"] == min(THRESHOLD_GRID["onset_threshold"]) and m8["sensitivity"] == 1.0
+    # one channel count only, or too few wearers: no device thresholds
+    assert choose_device_thresholds(items[::2], hop_s=0.25, window_s=2.0, type_names=types) == {}
+    few = [it for it in items if it.emg_channels == 8] + items[1:4:2]  # 2 two-channel wearers
+    assert list(choose_device_thresholds(few, hop_s=0.25, window_s=2.0, type_names=types)) == [8]

@@ -13,7 +13,12 @@ from spasmwatch.signal import FEATURE_SET_VERSION
 
 
 def build_tiny_model(
-    path: Path, kinds=("emg", "acc"), lags=(4,), deltas=(), version=FEATURE_SET_VERSION
+    path: Path,
+    kinds=("emg", "acc"),
+    lags=(4,),
+    deltas=(),
+    version=FEATURE_SET_VERSION,
+    thresholds=None,
 ) -> SpasmModel:
     """HGB on synthetic normalised features: spasm = high EMG RMS (or ACC MAGVAR)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -38,7 +43,8 @@ def build_tiny_model(
         feature_names=names,
         feature_set=f"{version}:" + "+".join(kinds),
         min_channels={"acc": 3} if "acc" in kinds else {},
-        thresholds={"onset": 0.6, "offset": 0.4, "confirm_windows": 2, "calibration_s": 10},
+        thresholds=thresholds
+        or {"onset": 0.6, "offset": 0.4, "confirm_windows": 2, "calibration_s": 10},
     ).attach_to(onx)
     path.write_bytes(onx.SerializeToString())
     return SpasmModel(path)

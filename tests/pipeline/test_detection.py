@@ -48,6 +48,18 @@ def _sig(ups, scores):
     )
 
 
+def test_device_thresholds_follow_the_emg_channel_count(tiny_model_builder, tmp_path):
+    th = {"onset": 0.6, "offset": 0.4, "confirm_windows": 2, "calibration_s": 10}
+    th |= {"onset@emg2": 0.95, "offset@emg2": 0.65, "confirm_windows@emg2": 3}
+    model = tiny_model_builder(tmp_path / "dev.onnx", thresholds=th)
+    two = simulate_wearer(5.0, 1, ("nus-reference",), wearer=WEARER)
+    eight = simulate_wearer(5.0, 1, ("myo", "polar-h10"), wearer=WEARER)
+    c2 = DetectionPipeline(list(two.specs.values()), model).detector_config
+    c8 = DetectionPipeline(list(eight.specs.values()), model).detector_config
+    assert (c2.onset_threshold, c2.offset_threshold, c2.confirm_windows) == (0.95, 0.65, 3)
+    assert (c8.onset_threshold, c8.offset_threshold, c8.confirm_windows) == (0.6, 0.4, 2)
+
+
 def test_select_streams_prefers_acc_on_the_emg_device(sim):
     chosen = select_streams(list(sim.specs.values()), ("emg", "acc"))
     assert chosen["emg"].key == "myo.emg" and chosen["acc"].key == "myo.acc"
