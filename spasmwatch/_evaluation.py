@@ -182,14 +182,83 @@ def _real_fa(
     return out
 
 
+def _source_runs(detectors: dict[str, Any], src: Source, simulated: bool) -> dict[str, Any]:
+    """Every applicable detector over one source, with what scoring needs of the source
+    (truth events, confounders): one unit of work, done in a worker process or here."""
+    from spasmwatch.models._dataset import source_confounders
+
+    runs: dict[str, RunResult] = {}
+    for name, det in detectors.items():
+        kinds = _needs(det)
+        if simulated:
+            if not all(any(s.kind == k for s in src.specs) for k in kinds):
+                continue
+        elif ("emg" if src.name.startswith("myo-") else "acc") not in kinds:
+            continue
+        runs[name] = run_detector(det, src)
+    out: dict[str, Any] = {"runs": runs}
+    if simulated and runs:
+        fn = src.info.get("result_fn")
+        out["truth"] = list(source_truth(src))
+        out["events"] = list(fn().truth) if fn is not None else []
+        out["confounders"] = [c for c in source_confounders(src) if c[2] != "sleep"]
+    return out
+
+
+#: (detectors, sources, simulated flags) a forked evaluation worker reads (sources hold
+#: closures, which cannot be pickled, but a forked child has them).
+_FORK_JOBS: tuple[dict[str, Any], list[Source], list[bool]] = ({}, [], [])
+
+
+def _fork_job(i: int) -> dict[str, Any]:
+    detectors, sources, simulated = _FORK_JOBS
+    return _source_runs(detectors, sources[i], simulated[i])
+
+
+def _all_source_runs(
+    detectors: dict[str, Any],
+    sources: list[Source],
+    simulated: list[bool],
+    jobs: int,
+    progress: Callable[[str], None] | None,
+) -> list[dict[str, Any]]:
+    import multiprocessing as mp
+
+    global _FORK_JOBS
+    n = len(sources)
+    if jobs <= 1 or n < 2 or "fork" not in mp.get_all_start_methods():
+        out = []
+        for src, sim in zip(sources, simulated):
+            out.append(_source_runs(detectors, src, sim))
+            if progress:
+                progress(f"{src.name} done")
+        return out
+    _FORK_JOBS = (detectors, sources, simulated)
+    try:
+        with mp.get_context("fork").Pool(min(jobs, n)) as pool:
+            out = []
+            for i, res in enumerate(pool.imap(_fork_job, range(n), chunksize=1)):
+                out.append(res)
+                if progress:
+                    progress(f"{sources[i].name} done")
+            return out
+    finally:
+        _FORK_JOBS = ({}, [], [])
+
+
 def score_sources(
-    detectors: dict[str, str],
+    detectors: dict[str, Any],
     sim: Sequence[Source],
     real: Sequence[Source],
     *,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Run every detector over the sources; event scores and real false-alarm rates.
+
+    ``jobs > 1`` runs the sources in that many forked worker processes (where the platform
+    can fork): every source is scored on its own, so the figures do not depend on it (the
+    per-detector ``wall_s`` is then the sum of the workers' times).
 
     Returns
     -------
@@ -197,37 +266,37 @@ def score_sources(
         ``name -> {"evaluation": Evaluation | None, "real": {label: {n, hours, per_h}},
         "wall_s": float}``.
     """
+    sources = [*sim, *real]
+    flags = [True] * len(sim) + [False] * len(real)
+    per_source = _all_source_runs(detectors, sources, flags, jobs, progress)
     out: dict[str, Any] = {}
-    for name, det in detectors.items():
-        kinds = _needs(det)
+    for name in detectors:
         recs = []
         real_acc: dict[str, list[float]] = {}
         fa_causes: dict[str, int] = {}
         missed: list[dict[str, Any]] = []
         wall = 0.0
-        for src in sim:
-            if not all(any(s.kind == k for s in src.specs) for k in kinds):
+        for src, simulated, res in zip(sources, flags, per_source):
+            r = res["runs"].get(name)
+            if r is None:
                 continue
-            r = run_detector(det, src)
             wall += r.wall_s
-            usable = r.usable_s if math.isfinite(r.usable_s) else _usable_guess(src)
-            truth = [TruthEvent(a, b, t) for a, b, t in source_truth(src)]
-            recs.append(
-                SubjectRecord(src.wearer, truth, r.detections, usable, n_retracted=r.n_retracted)
-            )
-            _attribute(src, r.detections, fa_causes, missed)
-            if progress:
-                progress(f"{name}: {src.name} done")
-        for src in real:
-            real_kind = "emg" if src.name.startswith("myo-") else "acc"
-            if real_kind not in kinds:
-                continue
-            r = run_detector(det, src)
-            wall += r.wall_s
-            for lab, (n, h) in _real_fa(r.detections, src, r.retracted_alarm_s).items():
-                acc = real_acc.setdefault(lab, [0, 0.0])
-                acc[0] += n
-                acc[1] += h
+            if simulated:
+                usable = r.usable_s if math.isfinite(r.usable_s) else _usable_guess(src)
+                truth = [TruthEvent(a, b, t) for a, b, t in res["truth"]]
+                recs.append(
+                    SubjectRecord(
+                        src.wearer, truth, r.detections, usable, n_retracted=r.n_retracted
+                    )
+                )
+                _attribute(
+                    src.wearer, res["events"], res["confounders"], r.detections, fa_causes, missed
+                )
+            else:
+                for lab, (n, h) in _real_fa(r.detections, src, r.retracted_alarm_s).items():
+                    acc = real_acc.setdefault(lab, [0, 0.0])
+                    acc[0] += n
+                    acc[1] += h
         ev = evaluate(recs) if recs else None
         out[name] = {
             "evaluation": ev,
@@ -243,19 +312,17 @@ def score_sources(
 
 
 def _attribute(
-    src: Source,
+    wearer: str,
+    truth: Sequence[Any],
+    conf: Sequence[tuple[float, float, str]],
     dets: Sequence[Detection],
     fa_causes: dict[str, int],
     missed: list[dict[str, Any]],
     tolerance_s: float = 2.0,
 ) -> None:
-    """Charge each false alarm to the simulator's confounders it overlaps, and list the
-    missed truth events with their type, duration and intensity (simulated sources)."""
-    from spasmwatch.models._dataset import source_confounders
-
-    fn = src.info.get("result_fn")
-    truth = list(fn().truth) if fn is not None else []
-    conf = [c for c in source_confounders(src) if c[2] != "sleep"]
+    """Charge each false alarm to the simulator's confounders it overlaps (``conf``,
+    ``(start_s, end_s, name)``), and list the missed truth events (the simulator's
+    ``truth`` events) with their type, duration and intensity (simulated sources)."""
 
     def near(d: Detection, a: float, b: float) -> bool:
         return d.start_s <= b + tolerance_s and d.end_s >= a - tolerance_s
@@ -270,7 +337,7 @@ def _attribute(
         if not any(near(d, e.start_s, e.end_s) for d in dets):
             missed.append(
                 {
-                    "wearer": src.wearer,
+                    "wearer": wearer,
                     "type": e.type,
                     "start_s": round(e.start_s, 1),
                     "duration_s": round(e.end_s - e.start_s, 2),
@@ -420,12 +487,15 @@ def write_report(
     robustness_wearers: int = 6,
     robustness_hours: float = 1.0,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Run the whole evaluation and write the Markdown report. Returns the figures."""
+    """Run the whole evaluation and write the Markdown report. Returns the figures.
+
+    ``jobs`` worker processes score the sources (:func:`score_sources`; same figures)."""
     t0 = time.perf_counter()
     sim = test_sim_sources(n_wearers, hours)
     real = test_real_sources(data_dir)
-    main = score_sources(DETECTORS, sim, real, progress=progress)
+    main = score_sources(DETECTORS, sim, real, progress=progress, jobs=jobs)
     variants = {
         "EMG amplitude x0.3": {"emg_scale": 0.3},
         "EMG amplitude x3": {"emg_scale": 3.0},
@@ -441,14 +511,14 @@ def write_report(
             if not v.endswith(".onnx"):
                 continue
             try:
-                robust[vname].update(score_sources({k: v}, srcs, []))
+                robust[vname].update(score_sources({k: v}, srcs, [], jobs=jobs))
             except ModelError as exc:  # the model refuses these streams (e.g. rate too low)
                 robust[vname][k] = {"evaluation": None, "refused": str(exc), "real": {}}
         if progress:
             progress(f"robustness {vname} done")
     base_sim = test_sim_sources(robustness_wearers, robustness_hours)
     robust_ref = score_sources(
-        {k: v for k, v in DETECTORS.items() if v.endswith(".onnx")}, base_sim, []
+        {k: v for k, v in DETECTORS.items() if v.endswith(".onnx")}, base_sim, [], jobs=jobs
     )
     speed = _speed()
     elapsed = time.perf_counter() - t0

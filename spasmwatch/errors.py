@@ -52,6 +52,11 @@ class SpasmwatchError(Exception):
         super().__init__(message)
         self.reason = reason
 
+    def __reduce__(self) -> tuple:
+        # keep ``reason`` (a keyword argument) when an error crosses a process boundary,
+        # e.g. from an evaluation or training worker
+        return (self.__class__, self.args, self.__dict__)
+
 
 class ConfigError(SpasmwatchError):
     """A setting, argument or configuration value is invalid."""

@@ -42,6 +42,16 @@ def test_errors_share_one_root():
     assert issubclass(SignalError, SpasmwatchError)
 
 
+def test_errors_survive_pickling_with_their_reason():
+    """Workers (training frames, evaluation) hand errors back to the parent by pickling."""
+    import pickle
+
+    from spasmwatch.errors import ModelError
+
+    e = pickle.loads(pickle.dumps(ModelError("rate 10 Hz < 25 Hz", reason="rate")))
+    assert type(e) is ModelError and str(e) == "rate 10 Hz < 25 Hz" and e.reason == "rate"
+
+
 def test_gap_validation_and_roundtrip():
     g = Gap(10, 30, 4, "packet_loss")
     assert g.duration_s == pytest.approx(2e-8)

@@ -72,3 +72,21 @@ def test_report_headline_false_alarms_include_retracted_onsets():
     fa_row = next(r for r in _targets_table(res) if "false alarms incl. retracted" in r)
     assert "| 8.00 | **not met** | 2.00 false episodes + 6.00 retracted onsets |" in fa_row
     assert "| 8.00 | 2.00 + 6.00 |" in _row("model", res)
+
+
+def test_scoring_in_worker_processes_gives_the_same_figures():
+    from spasmwatch._evaluation import score_sources, test_sim_sources
+
+    dets = {"model": "emg_acc.onnx", "baseline-emg": "baseline-emg"}
+    one = score_sources(dets, test_sim_sources(2, 0.25, seed_base=555_000), [])
+    two = score_sources(dets, test_sim_sources(2, 0.25, seed_base=555_000), [], jobs=2)
+    for name in dets:
+        a, b = one[name]["evaluation"].pooled, two[name]["evaluation"].pooled
+        assert a.n_truth == b.n_truth > 0
+        assert (a.sensitivity, a.false_alarms_per_24h, a.latency.median_s) == (
+            b.sensitivity,
+            b.false_alarms_per_24h,
+            b.latency.median_s,
+        )
+        assert one[name]["missed"] == two[name]["missed"]
+        assert one[name]["fa_causes"] == two[name]["fa_causes"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--robustness-wearers", type=int, default=6, help="wearers per robustness condition"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes for --report (default: one per core; same figures)",
+    )
 
 
 def _clean(o):  # noqa: ANN001
@@ -61,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             hours=args.hours,
             robustness_wearers=args.robustness_wearers,
             progress=lambda m: print(m, file=sys.stderr),
+            jobs=max(1, args.jobs),
         )
         if args.json:
             json.dump(_clean(res), sys.stdout, indent=1)
