@@ -146,6 +146,11 @@ class TrainConfig:
     onset_weight, onset_span_s : float
         Extra weight of spasm frames ending within ``onset_span_s`` of the event's onset
         (the model should fire early, not only in the middle of an event).
+    hard_negative_p, hard_negative_weight : float
+        Hard-negative mining: when ``hard_negative_p`` is set, the fitted classifier scores
+        its own training frames, negative frames with ``p_spasm > hard_negative_p`` get
+        their weight multiplied by ``hard_negative_weight`` and the classifier is fitted
+        again (twice the fitting time). ``None``: one fit.
     """
 
     seed: int = 7
@@ -169,6 +174,8 @@ class TrainConfig:
     confounder_weight: float = 3.0
     onset_weight: float = 2.0
     onset_span_s: float = 1.5
+    hard_negative_p: float | None = None
+    hard_negative_weight: float = 4.0
 
     def __post_init__(self) -> None:
         for k in ("n_train", "n_val"):
@@ -351,6 +358,15 @@ def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: TrainConfig) -> Any:
     )
     clf.fit(X, y, sample_weight=w)
     return clf
+
+
+def _hard_negatives(clf: Any, X: np.ndarray, y: np.ndarray, p_min: float) -> np.ndarray:
+    """Negative training frames the fitted ``clf`` scores ``p_spasm > p_min``: bool ``(n,)``."""
+    neg = list(clf.classes_).index(0)
+    p = np.empty(len(y))
+    for a in range(0, len(y), 200_000):  # bounded memory
+        p[a : a + 200_000] = 1.0 - clf.predict_proba(X[a : a + 200_000])[:, neg]
+    return (y == 0) & (p > p_min)
 
 
 def _to_onnx(clf: Any, n_features: int) -> Any:
@@ -758,6 +774,12 @@ def train_models(
         classes = [TYPE_CLASSES[int(c)] for c in clf.classes_]
         if "none" not in classes:
             raise ModelError("training data has no negative frames", reason="training")
+        n_hard = 0
+        if cfg.hard_negative_p is not None:
+            hard = _hard_negatives(clf, X, y, cfg.hard_negative_p)
+            n_hard = int(hard.sum())
+            _log(progress, f"{model_id}: refitting with {n_hard} hard negatives up-weighted")
+            clf = _fit(X, y, np.where(hard, w * cfg.hard_negative_weight, w), cfg)
         type_names = [c for c in classes if c != "none"]
         # validation: scores for threshold choice
         items = []
@@ -848,6 +870,7 @@ def train_models(
             "validation": {k: _r(v) for k, v in val_metrics.items()},
             "train_frames": len(y),
             "train_spasm_frames": n_pos,
+            "hard_negative_frames": n_hard,
             "at_grid_edge": _at_edge(th),
             "validation_pooled_thresholds": {k: _r(v) for k, v in pooled_metrics.items()},
             "by_emg_channels": {

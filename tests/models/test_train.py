@@ -191,3 +191,45 @@ def test_device_thresholds_are_chosen_per_emg_channel_count():
     assert choose_device_thresholds(items[::2], hop_s=0.25, window_s=2.0, type_names=types) == {}
     few = [it for it in items if it.emg_channels == 8] + items[1:4:2]  # 2 two-channel wearers
     assert list(choose_device_thresholds(few, hop_s=0.25, window_s=2.0, type_names=types)) == [8]
+
+
+def test_cli_defaults_are_the_training_and_evaluation_defaults():
+    """The command modules repeat the defaults as literals (their parsers must not import
+    the training code); this keeps the twins from drifting apart."""
+    import inspect
+
+    from spasmwatch._evaluation import write_report
+    from spasmwatch.cli import build_parser
+
+    parser = build_parser()
+    train = parser.parse_args(["train"])
+    cfg = TrainConfig()
+    assert (train.seed, train.wearers, train.val_wearers, train.hours) == (
+        cfg.seed,
+        cfg.n_train,
+        cfg.n_val,
+        cfg.hours,
+    )
+    ev = parser.parse_args(["evaluate"])
+    params = inspect.signature(write_report).parameters
+    assert ev.test_wearers == params["n_wearers"].default
+    assert ev.hours == params["hours"].default
+    assert ev.robustness_wearers == params["robustness_wearers"].default
+
+
+def test_hard_negative_mining_finds_and_suppresses_confident_negatives():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from spasmwatch.models._train import _hard_negatives
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(4000, 2)).astype(np.float32)
+    y = (X[:, 0] > 1.0).astype(int)
+    y[(X[:, 0] > 1.0) & (rng.random(4000) < 0.3)] = 0  # negatives that look like positives
+    kw = dict(max_iter=20, max_leaf_nodes=4, random_state=0)
+    clf = HistGradientBoostingClassifier(**kw).fit(X, y)
+    hard = _hard_negatives(clf, X, y, 0.3)
+    p = clf.predict_proba(X)[:, 1]
+    assert np.array_equal(hard, (y == 0) & (p > 0.3)) and hard.sum() > 10
+    again = HistGradientBoostingClassifier(**kw).fit(X, y, sample_weight=np.where(hard, 8.0, 1.0))
+    assert again.predict_proba(X[hard])[:, 1].mean() < p[hard].mean() - 0.1
