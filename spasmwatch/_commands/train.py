@@ -20,10 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``spasmwatch train``."""
     parser.add_argument("--seed", type=int, default=7, help="training seed (default 7)")
     parser.add_argument(
-        "--wearers", type=int, default=72, help="simulated training wearers (default 72)"
+        "--wearers", type=int, default=288, help="simulated training wearers (default 288)"
     )
     parser.add_argument(
-        "--val-wearers", type=int, default=48, help="simulated validation wearers (default 48)"
+        "--val-wearers", type=int, default=96, help="simulated validation wearers (default 96)"
     )
     parser.add_argument("--hours", type=float, default=1.0, help="hours per simulated wearer")
     parser.add_argument("--data-dir", type=Path, help="real data (myo-readings, daphnet-fog)")

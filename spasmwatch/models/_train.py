@@ -43,6 +43,7 @@ Recipe (``spasmwatch train``; every choice is fixed here so a seed reproduces th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -154,8 +155,8 @@ class TrainConfig:
     """
 
     seed: int = 7
-    n_train: int = 72
-    n_val: int = 48
+    n_train: int = 288
+    n_val: int = 96
     hours: float = 1.0
     spasms_per_day: float = 240.0
     val_spasms_per_day: float = 120.0
@@ -178,9 +179,15 @@ class TrainConfig:
     hard_negative_weight: float = 4.0
 
     def __post_init__(self) -> None:
-        for k in ("n_train", "n_val"):
-            if getattr(self, k) < 1:
-                raise ConfigError(f"TrainConfig.{k} must be >= 1 (got {getattr(self, k)})")
+        # simulator seeds: seed*1000 + 100 + i (training), seed*1000 + 500 + i (validation);
+        # larger counts would reuse validation (or the next seed's) wearers
+        for k, hi in (("n_train", 400), ("n_val", 500)):
+            if not 1 <= getattr(self, k) <= hi:
+                raise ConfigError(
+                    f"TrainConfig.{k} must be 1-{hi} (got {getattr(self, k)}): wearer seeds "
+                    "seed*1000+100+i (training) and seed*1000+500+i (validation) must not "
+                    "overlap"
+                )
         if not self.hours > 0:
             raise ConfigError(f"TrainConfig.hours must be > 0 (got {self.hours})")
 
@@ -308,8 +315,8 @@ def frames_for_sources(
     _FORK_SOURCES = list(sources)
     try:
         with mp.get_context("fork").Pool(min(jobs, len(sources))) as pool:
-            args = [(i, dict(rates_hz), window_s, hop_s) for i in range(len(sources))]
-            for i, res in enumerate(pool.starmap(_frames_job, args, chunksize=1)):
+            job = functools.partial(_frames_job, rates=dict(rates_hz), win=window_s, hop=hop_s)
+            for i, res in enumerate(pool.imap(job, range(len(sources)), chunksize=1)):
                 t_s, raw, ok, names, delays, version, truth, conf = res
                 src = sources[i]
                 src.truth = list(truth)  # the child rendered it: no second simulation here

@@ -233,3 +233,11 @@ def test_hard_negative_mining_finds_and_suppresses_confident_negatives():
     assert np.array_equal(hard, (y == 0) & (p > 0.3)) and hard.sum() > 10
     again = HistGradientBoostingClassifier(**kw).fit(X, y, sample_weight=np.where(hard, 8.0, 1.0))
     assert again.predict_proba(X[hard])[:, 1].mean() < p[hard].mean() - 0.1
+
+
+@pytest.mark.parametrize("kw", [dict(n_train=0), dict(n_train=401), dict(n_val=501)])
+def test_wearer_counts_that_would_reuse_validation_seeds_are_refused(kw):
+    from spasmwatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must not overlap"):
+        TrainConfig(**kw)
