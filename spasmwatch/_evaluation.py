@@ -205,16 +205,6 @@ def _source_runs(detectors: dict[str, Any], src: Source, simulated: bool) -> dic
     return out
 
 
-#: (detectors, sources, simulated flags) a forked evaluation worker reads (sources hold
-#: closures, which cannot be pickled, but a forked child has them).
-_FORK_JOBS: tuple[dict[str, Any], list[Source], list[bool]] = ({}, [], [])
-
-
-def _fork_job(i: int) -> dict[str, Any]:
-    detectors, sources, simulated = _FORK_JOBS
-    return _source_runs(detectors, sources[i], simulated[i])
-
-
 def _all_source_runs(
     detectors: dict[str, Any],
     sources: list[Source],
@@ -222,28 +212,18 @@ def _all_source_runs(
     jobs: int,
     progress: Callable[[str], None] | None,
 ) -> list[dict[str, Any]]:
-    import multiprocessing as mp
+    """:func:`_source_runs` of every source, in order (``jobs`` forked workers)."""
+    from spasmwatch._workers import fork_map
 
-    global _FORK_JOBS
-    n = len(sources)
-    if jobs <= 1 or n < 2 or "fork" not in mp.get_all_start_methods():
-        out = []
-        for src, sim in zip(sources, simulated):
-            out.append(_source_runs(detectors, src, sim))
-            if progress:
-                progress(f"{src.name} done")
-        return out
-    _FORK_JOBS = (detectors, sources, simulated)
-    try:
-        with mp.get_context("fork").Pool(min(jobs, n)) as pool:
-            out = []
-            for i, res in enumerate(pool.imap(_fork_job, range(n), chunksize=1)):
-                out.append(res)
-                if progress:
-                    progress(f"{sources[i].name} done")
-            return out
-    finally:
-        _FORK_JOBS = ({}, [], [])
+    def run(i: int) -> dict[str, Any]:
+        return _source_runs(detectors, sources[i], simulated[i])
+
+    out = []
+    for i, res in enumerate(fork_map(run, range(len(sources)), jobs)):
+        out.append(res)
+        if progress:
+            progress(f"{sources[i].name} done")
+    return out
 
 
 def score_sources(

@@ -43,7 +43,6 @@ Recipe (``spasmwatch train``; every choice is fixed here so a seed reproduces th
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -274,13 +273,10 @@ def _uses(src: Source, kinds: Sequence[str]) -> bool:
 
 # ----------------------------------------------------------------------------- frames
 
-#: The sources a forked frame worker reads (set by :func:`frames_for_sources` before it
-#: forks: sources hold closures, which cannot be pickled, but a forked child has them).
-_FORK_SOURCES: list[Source] = []
 
-
-def _frames_job(i: int, rates: dict[str, float], win: float, hop: float) -> tuple:
-    src = _FORK_SOURCES[i]
+def _frames_parts(src: Source, rates: dict[str, float], win: float, hop: float) -> tuple:
+    """:func:`frames_of` of ``src`` with its truth and confounders (``None`` for real data),
+    as picklable parts: what a worker hands back, so the parent never simulates again."""
     fr = frames_of(src, rates, window_s=win, hop_s=hop)
     conf = source_confounders(src) if "result_fn" in src.info else None
     return fr.t_s, fr.raw, fr.ok, fr.names, fr.delays_s, fr.version, source_truth(src), conf
@@ -297,36 +293,26 @@ def frames_for_sources(
 ) -> list[Frames]:
     """:func:`~spasmwatch.models._dataset.frames_of` of every source, in order.
 
-    ``jobs > 1`` renders and featurises sources in that many forked worker processes (where
-    the platform can fork; elsewhere serially). Each source is computed from its own seed
-    and data alone, so the frames, truths and confounders are the same for any ``jobs``.
+    ``jobs > 1`` renders and featurises sources in that many forked worker processes
+    (:func:`spasmwatch._workers.fork_map`). Each source is computed from its own seed and
+    data alone, so the frames, truths and confounders are the same for any ``jobs``.
     ``progress(i, source)`` is called as each source is done.
     """
-    import multiprocessing as mp
+    from spasmwatch._workers import fork_map
+
+    def parts(src: Source) -> tuple:
+        return _frames_parts(src, dict(rates_hz), window_s, hop_s)
 
     out: list[Frames] = []
-    if jobs <= 1 or len(sources) < 2 or "fork" not in mp.get_all_start_methods():
-        for i, src in enumerate(sources):
-            out.append(frames_of(src, rates_hz, window_s=window_s, hop_s=hop_s))
-            if progress is not None:
-                progress(i, src)
-        return out
-    global _FORK_SOURCES
-    _FORK_SOURCES = list(sources)
-    try:
-        with mp.get_context("fork").Pool(min(jobs, len(sources))) as pool:
-            job = functools.partial(_frames_job, rates=dict(rates_hz), win=window_s, hop=hop_s)
-            for i, res in enumerate(pool.imap(job, range(len(sources)), chunksize=1)):
-                t_s, raw, ok, names, delays, version, truth, conf = res
-                src = sources[i]
-                src.truth = list(truth)  # the child rendered it: no second simulation here
-                if conf is not None:
-                    src.info["confounders"] = list(conf)
-                out.append(Frames(t_s, raw, ok, tuple(names), src, delays, version))
-                if progress is not None:
-                    progress(i, src)
-    finally:
-        _FORK_SOURCES = []
+    for i, res in enumerate(fork_map(parts, sources, jobs)):
+        t_s, raw, ok, names, delays, version, truth, conf = res
+        src = sources[i]
+        src.truth = list(truth)  # a worker rendered it: no second simulation here
+        if conf is not None:
+            src.info["confounders"] = list(conf)
+        out.append(Frames(t_s, raw, ok, tuple(names), src, delays, version))
+        if progress is not None:
+            progress(i, src)
     return out
 
 
