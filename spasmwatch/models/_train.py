@@ -448,7 +448,7 @@ def _score_config(
     recs = []
     real_fa: dict[str, list[float]] = {}
     for it in items:
-        c = group_cfg.get(it.emg_channels, cfg) if it.emg_channels is not None else cfg
+        c = group_cfg.get(it.emg_channels, cfg)  # no group for None or another count
         ups = detect_updates(it.t_ns, it.p, it.pt, it.inten, ~np.isfinite(it.p), config=c)
         dets, n_ret = detections_from_updates(ups, origin_ns=it.src.start_ns)
         # retracted onsets are alarms the wearer saw: their alarm times (s from the origin)
