@@ -38,6 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "not depend on it)",
     )
     parser.add_argument(
+        "--mains",
+        choices=("50", "60", "50,60"),
+        default="50,60",
+        help="mains frequencies notched out of the EMG before the features, Hz (default "
+        "50,60: the simulated wearers live on either grid); stored in the models' "
+        "emg_notch_hz, which the pipeline follows",
+    )
+    parser.add_argument(
         "--models",
         default="sw-emg-acc,sw-emg,sw-acc",
         help="comma-separated model ids (default: all three)",
@@ -55,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         n_val=args.val_wearers,
         hours=args.hours,
         data_dir=str(args.data_dir) if args.data_dir else None,
+        mains_hz=tuple(float(f) for f in args.mains.split(",")),
     )
     out = args.out or BUNDLED_DIR
     summary = train_models(

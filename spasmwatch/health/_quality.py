@@ -23,6 +23,7 @@ threshold), else ``good``. Rules and defaults are documented in ``docs/device-he
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -313,8 +314,9 @@ class EmgQualityMonitor:
         The EMG stream (``kind == "emg"``).
     window_s : float
         Window length (s); rounded to whole samples (at least 8). Windows do not overlap.
-    powerline_hz : float
-        Mains frequency, 50 or 60 Hz (any value > 0 is accepted).
+    powerline_hz : float or sequence of float
+        Mains frequency, 50 or 60 Hz (any value > 0 is accepted), or several: the default
+        ``(50, 60)`` watches both grids' bands, as the wearer's grid is not known.
     full_scale : tuple of float, optional
         ADC rails ``(low, high)`` in spec units; default int8 ``(-128, 127)`` for ``counts``,
         otherwise unknown (saturation is then never reported and ``rail_fraction`` is NaN).
@@ -336,7 +338,7 @@ class EmgQualityMonitor:
         spec: StreamSpec,
         *,
         window_s: float = 1.0,
-        powerline_hz: float = 50.0,
+        powerline_hz: float | Sequence[float] = (50.0, 60.0),
         full_scale: tuple[float, float] | None = None,
         contact_floor: float | None = None,
         thresholds: QualityThresholds | None = None,
@@ -349,7 +351,10 @@ class EmgQualityMonitor:
             )
         self.spec = spec
         self.window_s = _check_pos("EmgQualityMonitor.window_s", window_s)
-        self.powerline_hz = _check_pos("EmgQualityMonitor.powerline_hz", powerline_hz)
+        freqs = (powerline_hz,) if isinstance(powerline_hz, int | float) else powerline_hz
+        self.powerline_hz = tuple(_check_pos("EmgQualityMonitor.powerline_hz", f) for f in freqs)
+        if not self.powerline_hz:
+            raise ConfigError("EmgQualityMonitor.powerline_hz needs at least one frequency")
         self.n_window = max(8, round(self.window_s * spec.rate_hz))
         rails = full_scale if full_scale is not None else default_rails(spec)
         if rails is not None:
@@ -378,10 +383,11 @@ class EmgQualityMonitor:
         self._low = self._ac & (fr <= th.lowfreq_hz)
         pl = np.zeros(fr.shape, bool)
         nyq = spec.rate_hz / 2.0
-        h = 1
-        while h * self.powerline_hz - th.powerline_bw_hz <= nyq:
-            pl |= np.abs(fr - h * self.powerline_hz) <= th.powerline_bw_hz
-            h += 1
+        for f0 in self.powerline_hz:
+            h = 1
+            while h * f0 - th.powerline_bw_hz <= nyq:
+                pl |= np.abs(fr - h * f0) <= th.powerline_bw_hz
+                h += 1
         self._pl = pl & self._ac
         self._buf = np.empty((self.n_window, spec.n_channels), np.float64)
         self._buf_t0 = 0

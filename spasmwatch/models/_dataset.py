@@ -494,9 +494,11 @@ def frames_of(
     window_s: float,
     hop_s: float,
     version: str = FEATURE_SET_VERSION,
+    mains_hz: float | Sequence[float] = 50.0,
 ) -> Frames:
     """Raw features of a source, computed by the pipeline's own front end (bridge, resample,
-    features of feature-set ``version``); normalisation is left to :func:`normalise_frames`."""
+    EMG notch at ``mains_hz``, features of feature-set ``version``); normalisation is left
+    to :func:`normalise_frames`."""
     from spasmwatch.pipeline import FeatureFrontEnd
 
     kinds = [k for k in ("emg", "acc") if any(s.kind == k for s in src.specs) and k in rates_hz]
@@ -509,6 +511,7 @@ def frames_of(
         hop_s=hop_s,
         stale_timeout_s=None,
         feature_set_version=version,
+        mains_hz=mains_hz,
     )
     parts = [front.raw(front.resample(b)) for b in src.blocks()]
     parts.append(front.raw(None, final=True))

@@ -31,6 +31,9 @@ thresholds          JSON map, e.g. ``{"onset": 0.6, "offset": 0.4}``; a key endi
 training_data       free text: what the model was trained on
 seed                training seed (int) or empty
 metrics             JSON map of evaluation figures
+emg_notch_hz        JSON list of the mains frequencies the EMG was notched at while the
+                    features were computed, ``[50.0]``, ``[60.0]`` or ``[50.0, 60.0]``
+                    (optional; models without it were trained with ``[50.0]``)
 ==================  =========================================================================
 """
 
@@ -43,7 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spasmwatch.core import STREAM_KINDS
-from spasmwatch.errors import ModelError
+from spasmwatch.errors import ConfigError, ModelError
+from spasmwatch.signal._filters import mains_frequencies
 
 __all__ = ["FORMAT_VERSION", "INPUT_LAYOUTS", "MIN_STREAM_RATES_HZ", "ModelMetadata"]
 
@@ -74,6 +78,10 @@ def _thresholds_for(th: Mapping[str, float], emg_channels: int | None) -> dict[s
         sfx = f"@emg{int(emg_channels)}"
         out.update({k[: -len(sfx)]: v for k, v in th.items() if k.endswith(sfx)})
     return out
+
+
+def _as_list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else [v]
 
 
 def _bad(field_name: str, expected: str, got: object) -> ModelError:
@@ -138,6 +146,9 @@ class ModelMetadata:
         resampled to ``rates_hz``). Missing kinds get ``min(MIN_STREAM_RATES_HZ[kind],
         rates_hz[kind])`` (the model's own rate for kinds without a contract); a value must
         be > 0 and <= ``rates_hz[kind]``.
+    emg_notch_hz : tuple of float
+        Mains frequencies (50 and/or 60 Hz) whose harmonics were notched out of the EMG
+        before the features were computed; the pipeline notches the same by default.
     """
 
     model_id: str
@@ -158,6 +169,7 @@ class ModelMetadata:
     seed: int | None = None
     metrics: Mapping[str, Any] = field(default_factory=dict)
     min_rates_hz: Mapping[str, float] = field(default_factory=dict)
+    emg_notch_hz: tuple[float, ...] = (50.0,)
 
     def __post_init__(self) -> None:
         for name in ("model_id", "version"):
@@ -233,6 +245,11 @@ class ModelMetadata:
         ):
             raise _bad("seed", "an int or None", self.seed)
         object.__setattr__(self, "metrics", dict(self.metrics))
+        try:
+            notch = mains_frequencies(self.emg_notch_hz)
+        except ConfigError:
+            raise _bad("emg_notch_hz", "[50], [60] or [50, 60]", self.emg_notch_hz) from None
+        object.__setattr__(self, "emg_notch_hz", notch)
 
     # ------------------------------------------------------------------ derived
 
@@ -284,6 +301,7 @@ class ModelMetadata:
             "training_data": self.training_data,
             "seed": "" if self.seed is None else str(self.seed),
             "metrics": json.dumps(dict(self.metrics), sort_keys=True),
+            "emg_notch_hz": json.dumps(list(self.emg_notch_hz)),
         }
 
     @classmethod
@@ -364,6 +382,7 @@ class ModelMetadata:
                 seed=seed,
                 metrics=js("metrics", "{}"),
                 min_rates_hz=js("min_rates_hz", "{}"),
+                emg_notch_hz=tuple(_as_list(js("emg_notch_hz", "[50.0]"))),
             )
         except ModelError as exc:
             raise ModelError(f"{source}: {exc}", reason=exc.reason) from exc

@@ -71,7 +71,13 @@ from spasmwatch.models._dataset import (
     source_truth,
 )
 from spasmwatch.models._metadata import ModelMetadata
-from spasmwatch.signal import FEATURE_SET_VERSION, STATIC_FEATURES, FeatureSet
+from spasmwatch.signal import (
+    FEATURE_SET_VERSION,
+    MAINS_FREQUENCIES_HZ,
+    STATIC_FEATURES,
+    FeatureSet,
+    mains_frequencies,
+)
 
 __all__ = [
     "MODEL_KINDS",
@@ -151,6 +157,10 @@ class TrainConfig:
         its own training frames, negative frames with ``p_spasm > hard_negative_p`` get
         their weight multiplied by ``hard_negative_weight`` and the classifier is fitted
         again (twice the fitting time). ``None``: one fit.
+    mains_hz : tuple of float
+        Mains frequencies notched out of the EMG (default both 50 and 60 Hz: simulated
+        wearers live on either grid, and a wearer's model cannot know which); recorded in
+        the models' ``emg_notch_hz`` so the pipeline notches the same.
     """
 
     seed: int = 7
@@ -176,8 +186,13 @@ class TrainConfig:
     onset_span_s: float = 1.5
     hard_negative_p: float | None = None
     hard_negative_weight: float = 4.0
+    mains_hz: tuple[float, ...] = MAINS_FREQUENCIES_HZ
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "mains_hz", mains_frequencies(self.mains_hz))
+        except ConfigError as exc:
+            raise ConfigError(f"TrainConfig.{exc}") from None
         # simulator seeds: seed*1000 + 100 + i (training), seed*1000 + 500 + i (validation);
         # larger counts would reuse validation (or the next seed's) wearers
         for k, hi in (("n_train", 400), ("n_val", 500)):
@@ -274,10 +289,16 @@ def _uses(src: Source, kinds: Sequence[str]) -> bool:
 # ----------------------------------------------------------------------------- frames
 
 
-def _frames_parts(src: Source, rates: dict[str, float], win: float, hop: float) -> tuple:
+def _frames_parts(
+    src: Source,
+    rates: dict[str, float],
+    win: float,
+    hop: float,
+    mains_hz: tuple[float, ...] = (50.0,),
+) -> tuple:
     """:func:`frames_of` of ``src`` with its truth and confounders (``None`` for real data),
     as picklable parts: what a worker hands back, so the parent never simulates again."""
-    fr = frames_of(src, rates, window_s=win, hop_s=hop)
+    fr = frames_of(src, rates, window_s=win, hop_s=hop, mains_hz=mains_hz)
     conf = source_confounders(src) if "result_fn" in src.info else None
     return fr.t_s, fr.raw, fr.ok, fr.names, fr.delays_s, fr.version, source_truth(src), conf
 
@@ -290,18 +311,22 @@ def frames_for_sources(
     hop_s: float,
     jobs: int = 1,
     progress: Callable[[int, Source], None] | None = None,
+    mains_hz: float | Sequence[float] = 50.0,
 ) -> list[Frames]:
     """:func:`~spasmwatch.models._dataset.frames_of` of every source, in order.
 
     ``jobs > 1`` renders and featurises sources in that many forked worker processes
     (:func:`spasmwatch._workers.fork_map`). Each source is computed from its own seed and
     data alone, so the frames, truths and confounders are the same for any ``jobs``.
-    ``progress(i, source)`` is called as each source is done.
+    ``progress(i, source)`` is called as each source is done. ``mains_hz``: the EMG notch
+    (:func:`~spasmwatch.signal.mains_frequencies`).
     """
     from spasmwatch._workers import fork_map
 
+    notch = mains_frequencies(mains_hz)
+
     def parts(src: Source) -> tuple:
-        return _frames_parts(src, dict(rates_hz), window_s, hop_s)
+        return _frames_parts(src, dict(rates_hz), window_s, hop_s, notch)
 
     out: list[Frames] = []
     for i, res in enumerate(fork_map(parts, sources, jobs)):
@@ -728,7 +753,13 @@ def train_models(
             _log(progress, f"{split} features {i + 1}/{n} ({s.name})")
 
         frames[split] = frames_for_sources(
-            srcs, all_rates, window_s=win, hop_s=hop, jobs=jobs, progress=done
+            srcs,
+            all_rates,
+            window_s=win,
+            hop_s=hop,
+            jobs=jobs,
+            progress=done,
+            mains_hz=cfg.mains_hz,
         )
     truths = {s.name: source_truth(s) for srcs in split_sources.values() for s in srcs}
     summary: dict[str, Any] = {
@@ -830,6 +861,7 @@ def train_models(
             min_channels={"acc": 3} if "acc" in kinds else {},
             output_name=out_name,
             thresholds=th,
+            emg_notch_hz=cfg.mains_hz,
             training_data=_describe(cfg, split_sources, kinds),
             seed=cfg.seed,
             metrics={

@@ -283,8 +283,8 @@ class FeatureFrontEnd:
         Length of the automatic rest calibration in s of usable frames.
     normaliser : Normaliser, optional
         A frozen rest calibration to use instead of the automatic one.
-    mains_hz : float
-        Powerline frequency for the EMG notch.
+    mains_hz : float or sequence of float
+        Powerline frequency for the EMG notch: 50, 60 or both ``(50, 60)`` Hz.
     max_bridge_s : float
         Losses up to this long are concealed (:class:`~spasmwatch.models._resample.GapBridge`).
     stale_timeout_s : float or None
@@ -304,7 +304,7 @@ class FeatureFrontEnd:
         hop_s: float,
         calibration_s: float = DEFAULT_CALIBRATION_S,
         normaliser: Normaliser | None = None,
-        mains_hz: float = 50.0,
+        mains_hz: float | Sequence[float] = 50.0,
         max_bridge_s: float = DEFAULT_MAX_BRIDGE_S,
         stale_timeout_s: float | None = 5.0,
         feature_set_version: str = FEATURE_SET_VERSION,
@@ -571,8 +571,10 @@ class DetectionPipeline:
         A frozen rest calibration of this wearer (skips the automatic one).
     wearer_id, recording_id, placement : str or None
         Written into the episodes.
-    mains_hz : float
-        Powerline frequency for the EMG notch.
+    mains_hz : float or sequence of float, optional
+        Powerline frequencies for the EMG notch (50, 60 or both). Default: the notch the
+        model was trained with (its metadata's ``emg_notch_hz``); another notch changes
+        the features the model sees.
     stale_timeout_s : float or None
         See :class:`FeatureFrontEnd` (``None`` offline).
 
@@ -593,7 +595,7 @@ class DetectionPipeline:
         wearer_id: str = "default",
         recording_id: str | None = None,
         placement: str | None = None,
-        mains_hz: float = 50.0,
+        mains_hz: float | Sequence[float] | None = None,
         stale_timeout_s: float | None = 5.0,
     ) -> None:
         model.check_streams(specs)
@@ -609,7 +611,7 @@ class DetectionPipeline:
             hop_s=md.hop_s,
             calibration_s=calibration_s,
             normaliser=rest,
-            mains_hz=mains_hz,
+            mains_hz=md.emg_notch_hz if mains_hz is None else mains_hz,
             stale_timeout_s=stale_timeout_s,
             feature_set_version=feature_set_version_of(md),
         )

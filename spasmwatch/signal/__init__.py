@@ -23,6 +23,7 @@ from spasmwatch.signal._features import (
     emg_window_features,
 )
 from spasmwatch.signal._filters import (
+    MAINS_FREQUENCIES_HZ,
     AccConditioner,
     FilterDesign,
     Jerk,
@@ -36,6 +37,7 @@ from spasmwatch.signal._filters import (
     emg_band,
     jerk_step,
     magnitude,
+    mains_frequencies,
     sos_init,
     sos_step,
 )
@@ -59,6 +61,7 @@ __all__ = [
     "EMG_FEATURES_FS2",
     "FEATURE_SET_VERSION",
     "FEATURE_SET_VERSIONS",
+    "MAINS_FREQUENCIES_HZ",
     "STATIC_FEATURES",
     "AccConditioner",
     "AccFeatures",
@@ -89,6 +92,7 @@ __all__ = [
     "emg_window_features",
     "jerk_step",
     "magnitude",
+    "mains_frequencies",
     "moving_rms_step",
     "sos_init",
     "sos_step",

@@ -17,6 +17,7 @@ Arrays are ``(n_samples, n_channels)``. Computation is float64; output has the i
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,7 @@ __all__ = [
     "ACC_LOWPASS_HZ",
     "EMG_BAND_HZ",
     "GRAVITY_CUTOFF_HZ",
+    "MAINS_FREQUENCIES_HZ",
     "NYQUIST_FRACTION",
     "AccConditioner",
     "FilterDesign",
@@ -43,6 +45,7 @@ __all__ = [
     "emg_band",
     "jerk_step",
     "magnitude",
+    "mains_frequencies",
     "sos_init",
     "sos_step",
 ]
@@ -56,6 +59,8 @@ NYQUIST_FRACTION = 0.9
 EMG_BAND_HZ = (20.0, 450.0)
 #: Accelerometer low-pass corner (Hz); clonus (3-8 Hz) and voluntary movement lie far below.
 ACC_LOWPASS_HZ = 20.0
+#: Power-grid frequencies (Hz) the EMG notch knows.
+MAINS_FREQUENCIES_HZ = (50.0, 60.0)
 #: Corner (Hz) of the high-pass that separates dynamic acceleration from gravity.
 GRAVITY_CUTOFF_HZ = 0.3
 
@@ -210,8 +215,40 @@ def _butter(order: int, wn: float | tuple[float, float], btype: str, rate_hz: fl
     return sps.butter(order, wn, btype=btype, fs=rate_hz, output="sos")
 
 
+def mains_frequencies(mains_hz: float | Sequence[float]) -> tuple[float, ...]:
+    """Validated mains frequencies (Hz), ascending: ``50`` -> ``(50.0,)``, ``(60, 50)`` ->
+    ``(50.0, 60.0)``.
+
+    Parameters
+    ----------
+    mains_hz : float or sequence of float
+        50 (Europe, most of Asia and Africa), 60 (the Americas, parts of Asia), or both: a
+        wearable travels with its wearer and the software cannot know the local grid.
+
+    Raises
+    ------
+    ConfigError
+        Empty, repeated, or a frequency other than 50 or 60 Hz.
+    """
+    vals = (mains_hz,) if isinstance(mains_hz, int | float) else tuple(mains_hz)
+    if (
+        not vals
+        or len(set(vals)) != len(vals)
+        or any(isinstance(v, bool) or v not in MAINS_FREQUENCIES_HZ for v in vals)
+    ):
+        raise ConfigError(
+            f"mains_hz must be 50, 60 or both (50, 60) Hz (got {mains_hz!r}); pass the "
+            "frequency of the local power grid, or both when it is not known"
+        )
+    return tuple(sorted(float(v) for v in vals))
+
+
 def design_notch(
-    rate_hz: float, mains_hz: float = 50.0, *, quality: float = 30.0, max_hz: float | None = None
+    rate_hz: float,
+    mains_hz: float | Sequence[float] = 50.0,
+    *,
+    quality: float = 30.0,
+    max_hz: float | None = None,
 ) -> FilterDesign | None:
     """Powerline notch at ``mains_hz`` and its harmonics below Nyquist.
 
@@ -219,8 +256,9 @@ def design_notch(
     ----------
     rate_hz : float
         Sample rate (Hz).
-    mains_hz : float
-        Mains frequency, 50 (Europe, most of Asia/Africa) or 60 (Americas) Hz.
+    mains_hz : float or sequence of float
+        Mains frequency, 50 (Europe, most of Asia/Africa) or 60 (Americas) Hz, or both
+        ``(50, 60)``: each gets its own notches (:func:`mains_frequencies`).
     quality : float
         Quality factor of each notch (centre / -3 dB width); 30 gives ~1.7 Hz at 50 Hz.
     max_hz : float, optional
@@ -229,23 +267,23 @@ def design_notch(
     Returns
     -------
     FilterDesign or None
-        One biquad per harmonic, or ``None`` when no harmonic lies below Nyquist.
+        One biquad per harmonic, in ascending frequency, or ``None`` when no harmonic lies
+        below Nyquist.
     """
     rate_hz = _check_rate(rate_hz)
-    if mains_hz not in (50, 60, 50.0, 60.0):
-        raise ConfigError(f"mains_hz must be 50 or 60 Hz (got {mains_hz!r})")
+    freqs = mains_frequencies(mains_hz)
     nyq = rate_hz / 2.0
     limit = nyq if max_hz is None else min(nyq, max_hz)
+    centres = sorted({k * f for f in freqs for k in range(1, int(limit // f) + 2) if k * f < limit})
     sections = []
-    k = 1
-    while k * mains_hz < limit:
-        b, a = sps.iirnotch(k * mains_hz, quality, fs=rate_hz)
+    for fc in centres:
+        b, a = sps.iirnotch(fc, quality, fs=rate_hz)
         sections.append(sps.tf2sos(b, a))
-        k += 1
     if not sections:
         return None
+    name = "+".join(f"{f:g}" for f in freqs)
     return FilterDesign(
-        np.vstack(sections), rate_hz, f"notch {mains_hz:g} Hz x{len(sections)} (Q={quality:g})"
+        np.vstack(sections), rate_hz, f"notch {name} Hz x{len(sections)} (Q={quality:g})"
     )
 
 
@@ -272,8 +310,11 @@ def design_emg_bandpass(rate_hz: float, *, order: int = 4) -> FilterDesign:
     return FilterDesign(sos, rate_hz, f"bandpass {lo:g}-{hi:g} Hz (order {order})")
 
 
-def design_emg(rate_hz: float, mains_hz: float = 50.0, *, order: int = 4) -> FilterDesign:
-    """The EMG conditioning cascade: powerline notch (harmonics below Nyquist) + band-pass."""
+def design_emg(
+    rate_hz: float, mains_hz: float | Sequence[float] = 50.0, *, order: int = 4
+) -> FilterDesign:
+    """The EMG conditioning cascade: powerline notch (harmonics of each ``mains_hz`` below
+    Nyquist) + band-pass."""
     bp = design_emg_bandpass(rate_hz, order=order)
     notch = design_notch(rate_hz, mains_hz)
     return bp if notch is None else notch.then(bp)

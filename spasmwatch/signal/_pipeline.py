@@ -22,7 +22,12 @@ from spasmwatch.signal._features import (
     EmgFeatures,
     FeatureSet,
 )
-from spasmwatch.signal._filters import AccConditioner, SosFilter, design_emg
+from spasmwatch.signal._filters import (
+    AccConditioner,
+    SosFilter,
+    design_emg,
+    mains_frequencies,
+)
 from spasmwatch.signal._windowing import Windower, _Due
 
 __all__ = [
@@ -94,7 +99,7 @@ class _Stream:
         window_s: float,
         hop_s: float,
         origin_ns: int,
-        mains_hz: float,
+        mains_hz: float | tuple[float, ...],
         version: str,
     ) -> None:
         self.spec = spec
@@ -274,8 +279,9 @@ class SignalPipeline:
         Window length (s), default 2.0.
     hop_s : float
         Grid step between frames (s), default 0.25.
-    mains_hz : float
-        Powerline frequency for the EMG notch (50 or 60 Hz).
+    mains_hz : float or sequence of float
+        Powerline frequency for the EMG notch: 50 or 60 Hz, or both ``(50, 60)`` when the
+        local grid is not known (:func:`~spasmwatch.signal.mains_frequencies`).
     origin_ns : int
         Grid anchor (UTC ns), default 0 (Unix epoch).
     stale_timeout_s : float or None
@@ -306,7 +312,7 @@ class SignalPipeline:
         *,
         window_s: float = DEFAULT_WINDOW_S,
         hop_s: float = DEFAULT_HOP_S,
-        mains_hz: float = 50.0,
+        mains_hz: float | Sequence[float] = 50.0,
         origin_ns: int = 0,
         stale_timeout_s: float | None = 5.0,
         feature_set_version: str = FEATURE_SET_VERSION,
@@ -329,12 +335,12 @@ class SignalPipeline:
         self.specs = tuple(sorted(specs, key=lambda s: order[s.kind]))
         self.window_s = float(window_s)
         self.hop_s = float(hop_s)
-        self.mains_hz = mains_hz
+        self.mains_hz = mains_frequencies(mains_hz)
         self.origin_ns = int(origin_ns)
         self.stale_timeout_s = stale_timeout_s
         self.same_device_stale_s = same_device_stale_s
         self._streams = [
-            _Stream(s, window_s, hop_s, self.origin_ns, mains_hz, feature_set_version)
+            _Stream(s, window_s, hop_s, self.origin_ns, self.mains_hz, feature_set_version)
             for s in self.specs
         ]
         self._by_key = {s.key: i for i, s in enumerate(self.specs)}

@@ -94,6 +94,18 @@ def test_powerline_dominated(mains):
     other = 60.0 if mains == 50.0 else 50.0
     (r2,) = assess_emg_quality(MYO_EMG, times(n, FS), np.round(x), powerline_hz=other)
     assert "powerline" not in r2.statuses
+    # by default both grids' bands are watched: the wearer's grid is not known
+    (r3,) = assess_emg_quality(MYO_EMG, times(n, FS), np.round(x))
+    assert set(r3.statuses) == {"powerline"}
+
+
+def test_plain_emg_is_good_with_both_mains_bands_watched():
+    n = 200
+    (r,) = assess_emg_quality(MYO_EMG, times(n, FS), np.round(emg_counts(n, rms=3.0)))
+    assert set(r.statuses) == {"good"}
+    assert all(c.powerline_ratio < 0.35 for c in r.channels)  # threshold 0.5
+    with pytest.raises(ConfigError, match="at least one"):
+        assess_emg_quality(MYO_EMG, times(n, FS), emg_counts(n, rms=3.0), powerline_hz=())
 
 
 def test_powerline_harmonic_at_nyquist_counts():

@@ -89,6 +89,18 @@ def test_min_rates_default_to_the_contract_and_old_files_without_them_still_load
     assert ModelMetadata.from_props(props).min_rates_hz == {"emg": 200.0, "acc": 25.0}
 
 
+def test_emg_notch_round_trips_and_old_files_mean_50_hz():
+    both = _meta(emg_notch_hz=(60, 50))
+    assert both.emg_notch_hz == (50.0, 60.0)
+    assert json.loads(both.to_props()["emg_notch_hz"]) == [50.0, 60.0]
+    assert ModelMetadata.from_props(both.to_props()) == both
+    props = both.to_props()
+    del props["emg_notch_hz"]  # models trained before the key existed notched 50 Hz only
+    assert ModelMetadata.from_props(props).emg_notch_hz == (50.0,)
+    props["emg_notch_hz"] = "60"  # a bare number is read as a one-element list
+    assert ModelMetadata.from_props(props).emg_notch_hz == (60.0,)
+
+
 @pytest.mark.parametrize(
     "kw, needle",
     [
@@ -116,6 +128,8 @@ def test_min_rates_default_to_the_contract_and_old_files_without_them_still_load
         (dict(min_rates_hz={"acc": 100}), "min_rates_hz.acc"),
         (dict(min_rates_hz={"acc": 0}), "min_rates_hz.acc"),
         (dict(min_rates_hz={"gyro": 25}), "min_rates_hz"),
+        (dict(emg_notch_hz=(55.0,)), "emg_notch_hz"),
+        (dict(emg_notch_hz=()), "emg_notch_hz"),
     ],
 )
 def test_metadata_validation_names_the_field(kw, needle):

@@ -44,6 +44,7 @@ def test_tiny_training_exports_loadable_self_describing_models(trained):
         assert md.seed == 11 and "simulated" in md.training_data
         assert {"onset", "offset", "confirm_windows", "calibration_s"} <= set(md.thresholds)
         assert "validation" in md.metrics
+        assert md.emg_notch_hz == TINY.mains_hz == (50.0, 60.0)
         # metadata round trip through the props map
         assert ModelMetadata.from_props(md.to_props()) == md
         p = m.predict(np.zeros((3, md.n_features), np.float32))
@@ -210,6 +211,7 @@ def test_cli_defaults_are_the_training_and_evaluation_defaults():
         cfg.n_val,
         cfg.hours,
     )
+    assert tuple(float(f) for f in train.mains.split(",")) == cfg.mains_hz
     ev = parser.parse_args(["evaluate"])
     params = inspect.signature(write_report).parameters
     assert ev.test_wearers == params["n_wearers"].default

@@ -19,6 +19,7 @@ def build_tiny_model(
     deltas=(),
     version=FEATURE_SET_VERSION,
     thresholds=None,
+    emg_notch_hz=(50.0,),
 ) -> SpasmModel:
     """HGB on synthetic normalised features: spasm = high EMG RMS (or ACC MAGVAR)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -45,6 +46,7 @@ def build_tiny_model(
         min_channels={"acc": 3} if "acc" in kinds else {},
         thresholds=thresholds
         or {"onset": 0.6, "offset": 0.4, "confirm_windows": 2, "calibration_s": 10},
+        emg_notch_hz=emg_notch_hz,
     ).attach_to(onx)
     path.write_bytes(onx.SerializeToString())
     return SpasmModel(path)

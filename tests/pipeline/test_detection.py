@@ -60,6 +60,22 @@ def test_device_thresholds_follow_the_emg_channel_count(tiny_model_builder, tmp_
     assert (c8.onset_threshold, c8.offset_threshold, c8.confirm_windows) == (0.6, 0.4, 2)
 
 
+def test_pipeline_notches_what_the_model_was_trained_with(tiny_model_builder, tmp_path):
+    both = tiny_model_builder(tmp_path / "both.onnx", emg_notch_hz=(50.0, 60.0))
+    old = tiny_model_builder(tmp_path / "old.onnx")  # trained before the key: 50 Hz
+    specs = list(simulate_wearer(5.0, 1, ("myo", "polar-h10"), wearer=WEARER).specs.values())
+
+    def notch(model, **kw):
+        pipe = DetectionPipeline(specs, model, **kw)
+        emg = next(s for s in pipe.front.signal._streams if s.spec.kind == "emg")
+        return pipe.front.signal.mains_hz, emg.cond.design.label
+
+    mains, label = notch(both)
+    assert mains == (50.0, 60.0) and "notch 50+60 Hz" in label
+    assert notch(old)[0] == (50.0,) and "notch 50 Hz" in notch(old)[1]
+    assert notch(both, mains_hz=60)[0] == (60.0,)  # an explicit setting wins
+
+
 def test_select_streams_prefers_acc_on_the_emg_device(sim):
     chosen = select_streams(list(sim.specs.values()), ("emg", "acc"))
     assert chosen["emg"].key == "myo.emg" and chosen["acc"].key == "myo.acc"
