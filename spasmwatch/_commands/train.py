@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         default=os.cpu_count() or 1,
-        help="worker processes for the feature frames (default: one per core; the models do "
-        "not depend on it)",
+        help="worker processes for the feature frames and the threshold grid (default: one "
+        "per core; the models do not depend on it)",
     )
     parser.add_argument(
         "--mains",

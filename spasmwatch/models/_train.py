@@ -585,7 +585,12 @@ def target_cost(m: dict[str, float]) -> float:
 
 
 def choose_thresholds(
-    items: Sequence[_Scored], *, hop_s: float, window_s: float, type_names: Sequence[str]
+    items: Sequence[_Scored],
+    *,
+    hop_s: float,
+    window_s: float,
+    type_names: Sequence[str],
+    jobs: int = 1,
 ) -> tuple[dict[str, float], dict[str, Any], list[dict[str, Any]]]:
     """Grid search of the detector settings on validation data.
 
@@ -593,8 +598,12 @@ def choose_thresholds(
     threshold, at least 0.2; merge gap 1 s) is scored on the validation items; the setting
     with the lowest :func:`target_cost` wins, ties going to the higher F1, then the lower
     median latency. The chosen setting is inside the grid's range unless it sits at an
-    edge, which the training summary reports (``at_grid_edge``).
+    edge, which the training summary reports (``at_grid_edge``). ``jobs`` forked worker
+    processes score the settings (:func:`spasmwatch._workers.fork_map`; the result does
+    not depend on it).
     """
+    from spasmwatch._workers import fork_map
+
     grid = [
         {
             "onset_threshold": onset,
@@ -607,14 +616,16 @@ def choose_thresholds(
         for confirm in THRESHOLD_GRID["confirm_windows"]
         for min_dur in THRESHOLD_GRID["min_duration_s"]
     ]
-    results = []
-    seen = set()
+    unique: dict[tuple, dict[str, Any]] = {}
     for kw in grid:
-        key = tuple(sorted(kw.items()))
-        if key in seen:
-            continue
-        seen.add(key)
-        m = _score_config(items, kw, hop_s, window_s, type_names)
+        unique.setdefault(tuple(sorted(kw.items())), kw)
+    settings = list(unique.values())
+
+    def score(kw: dict[str, Any]) -> dict[str, Any]:
+        return _score_config(items, kw, hop_s, window_s, type_names)
+
+    results = []
+    for kw, m in zip(settings, fork_map(score, settings, jobs), strict=True):
         cost = target_cost(m)
         f1 = m.get("f1", float("nan"))
         lat = m.get("latency_median_s", float("nan"))
@@ -649,6 +660,7 @@ def choose_device_thresholds(
     window_s: float,
     type_names: Sequence[str],
     min_wearers: int = MIN_GROUP_WEARERS,
+    jobs: int = 1,
 ) -> dict[int, tuple[dict[str, float], dict[str, Any]]]:
     """Operating points per EMG channel count (device-specific thresholds).
 
@@ -671,7 +683,7 @@ def choose_device_thresholds(
     for n in groups:
         sub = [it for it in items if it.emg_channels == n]
         th, metrics, _grid = choose_thresholds(
-            sub, hop_s=hop_s, window_s=window_s, type_names=type_names
+            sub, hop_s=hop_s, window_s=window_s, type_names=type_names, jobs=jobs
         )
         out[n] = (th, metrics)
     return out
@@ -706,7 +718,8 @@ def train_models(
 ) -> dict[str, Any]:
     """Train, choose thresholds, export ``<out_dir>/<file>.onnx`` and ``training.json``.
 
-    ``jobs`` worker processes compute the feature frames (the same files for any ``jobs``).
+    ``jobs`` worker processes compute the feature frames and score the threshold grid (the
+    same files for any ``jobs``).
 
     Returns
     -------
@@ -828,9 +841,11 @@ def train_models(
                 )
             )
         th, val_metrics, grid = choose_thresholds(
-            items, hop_s=hop, window_s=win, type_names=type_names
+            items, hop_s=hop, window_s=win, type_names=type_names, jobs=jobs
         )
-        by_device = choose_device_thresholds(items, hop_s=hop, window_s=win, type_names=type_names)
+        by_device = choose_device_thresholds(
+            items, hop_s=hop, window_s=win, type_names=type_names, jobs=jobs
+        )
         pooled_metrics = val_metrics
         if by_device:
             for n, (g_th, _m) in by_device.items():

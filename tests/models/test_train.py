@@ -194,6 +194,25 @@ def test_device_thresholds_are_chosen_per_emg_channel_count():
     assert list(choose_device_thresholds(few, hop_s=0.25, window_s=2.0, type_names=types)) == [8]
 
 
+def test_threshold_grid_scored_in_workers_gives_the_same_choice():
+    """Two forked workers score the grid: same thresholds, metrics and grid rows, in order."""
+    from spasmwatch.models._train import choose_thresholds
+
+    types = ["tonic", "clonic", "mixed", "myoclonic"]
+    items = []
+    for i in range(3):
+        p = np.full(2400, 0.01)
+        truth = [(100.0, 110.0, "tonic"), (300.0, 303.0, "tonic")]
+        p[402:440] = 0.95
+        p[1202:1212] = 0.8 + 0.05 * i
+        p[2000 + 4 * i : 2010 + 4 * i] = 0.92  # a false alarm at low thresholds
+        items.append(_scored(f"w-{i}", p, truth, 8))
+    one = choose_thresholds(items, hop_s=0.25, window_s=2.0, type_names=types)
+    two = choose_thresholds(items, hop_s=0.25, window_s=2.0, type_names=types, jobs=2)
+    assert repr(one) == repr(two)  # repr: NaN metrics (no latency) compare equal
+    assert len(one[2]) > 50  # the whole grid, not a prefix
+
+
 def test_cli_defaults_are_the_training_and_evaluation_defaults():
     """The command modules repeat the defaults as literals (their parsers must not import
     the training code); this keeps the twins from drifting apart."""
