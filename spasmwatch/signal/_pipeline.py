@@ -42,7 +42,7 @@ __all__ = [
 DEFAULT_WINDOW_S = 2.0
 DEFAULT_HOP_S = 0.25
 #: How far (s) one stream may lag another of the same device before it is declared stale.
-SAME_DEVICE_STALE_S = 30.0
+SAME_DEVICE_STALE_S = 120.0
 #: Factors that bring accelerometer units to g. Other units pass unscaled (amplitude features
 #: are normalised per wearer anyway; the shape features do not depend on scale).
 ACC_UNIT_SCALE = {
@@ -288,7 +288,7 @@ class SignalPipeline:
         A stream lagging the newest stream of another device by this much (s) is declared
         stale and no longer holds frames back; ``None`` waits forever.
     same_device_stale_s : float or None
-        The same for two streams of one device (default 30 s, ``None``: as
+        The same for two streams of one device (default 120 s, ``None``: as
         ``stale_timeout_s``). They share one radio link, so a lag between them is delivery
         order after the host was busy, not a dead device; waiting keeps their windows,
         which a stale declaration would drop (:class:`Aligner` ``dropped_late``).
