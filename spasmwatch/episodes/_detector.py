@@ -14,6 +14,12 @@ Rules (also in ``docs/evaluation-method.md``)
 * **Onset.** ``p >= onset_threshold`` on ``confirm_windows`` consecutive usable windows
   confirms an episode. Its onset update is emitted at the confirming window; that window's
   end time is the *alarm time* (``alarm_ns``, data time, before any processing delay).
+* **Corroborated onset** (optional, off by default). With ``early_confirm_windows`` set,
+  fewer windows suffice when the muscle activity corroborates them: ``early_confirm_windows``
+  consecutive windows with ``p >= onset_threshold`` *and* intensity
+  ``>= early_confirm_intensity`` (x the wearer's rest) confirm at once. A movement
+  transient that lifts ``p`` while the muscle stays at its rest level still needs the full
+  ``confirm_windows``.
 * **Start and end.** An episode is the union of the spans of the windows it covers: it
   starts at the *start* of its first above-onset window (``t_end - window_s``, but never
   before the end of the previous final episode) and ends at the *end* of its last window
@@ -93,6 +99,11 @@ class DetectorConfig:
         Hysteresis thresholds on ``p_spasm``; ``offset_threshold <= onset_threshold``.
     confirm_windows : int
         Consecutive windows with ``p >= onset_threshold`` needed to emit an onset (>= 1).
+    early_confirm_windows : int or None
+        Fewer consecutive windows (>= 1, < ``confirm_windows``) that confirm an onset when
+        each of them also has intensity ``>= early_confirm_intensity``; None: off.
+    early_confirm_intensity : float
+        Intensity (x the wearer's rest, > 0) every early-confirming window needs.
     min_duration_s : float
         Episodes shorter than this are retracted.
     merge_gap_s : float
@@ -117,6 +128,8 @@ class DetectorConfig:
     onset_threshold: float = 0.6
     offset_threshold: float = 0.4
     confirm_windows: int = 2
+    early_confirm_windows: int | None = None
+    early_confirm_intensity: float = 2.0
     min_duration_s: float = 2.5
     merge_gap_s: float = 2.0
     refractory_s: float = 0.0
@@ -148,6 +161,19 @@ class DetectorConfig:
         if isinstance(cw, bool) or not isinstance(cw, int | np.integer) or cw < 1:
             raise ConfigError(f"DetectorConfig.confirm_windows must be an int >= 1 (got {cw!r})")
         s(self, "confirm_windows", int(cw))
+        ew = self.early_confirm_windows
+        if ew is not None:
+            if isinstance(ew, bool) or not isinstance(ew, int | np.integer) or not 1 <= ew < cw:
+                raise ConfigError(
+                    "DetectorConfig.early_confirm_windows must be None or an int >= 1 and < "
+                    f"confirm_windows ({cw}) (got {ew!r})"
+                )
+            s(self, "early_confirm_windows", int(ew))
+        s(
+            self,
+            "early_confirm_intensity",
+            _num("early_confirm_intensity", self.early_confirm_intensity, lo=0, strict=True),
+        )
         for name in ("min_duration_s", "merge_gap_s", "refractory_s"):
             s(self, name, _num(name, getattr(self, name), lo=0))
         s(self, "max_episode_s", _num("max_episode_s", self.max_episode_s, lo=0, strict=True))
@@ -351,6 +377,7 @@ class EpisodeDetector:
         self._state = _IDLE
         self._ep: _Open | None = None
         self._streak = 0
+        self._corroborated = 0
         self._last_t: int | None = None
         self._refractory_until: int | None = None
         self._prev_end: int | None = None
@@ -397,6 +424,7 @@ class EpisodeDetector:
         self._state = _IDLE
         self._ep = None
         self._streak = 0
+        self._corroborated = 0
         e = self._episode(ep, final=True)
         if (ep.last_end - ep.start_ns) < round(self.config.min_duration_s * _NS):
             return [EpisodeUpdate("retract", e, t_ns, ep.alarm_ns, ep.cont)]
@@ -424,6 +452,7 @@ class EpisodeDetector:
                 self._state = _IDLE
                 self._ep = None
                 self._streak = 0
+                self._corroborated = 0
             if not usable:
                 return out
 
@@ -465,12 +494,18 @@ class EpisodeDetector:
                 self._ep = _Open(start, len(c.class_names))
                 self._state = _PENDING
                 self._streak = 0
+                self._corroborated = 0
             ep = self._ep
             assert ep is not None
             ep.add(p, types, inten)
             ep.last_end = t
             self._streak += 1
-            if self._streak >= c.confirm_windows:
+            # consecutive windows (ending here) whose intensity corroborates the onset
+            self._corroborated = self._corroborated + 1 if inten >= c.early_confirm_intensity else 0
+            early = c.early_confirm_windows is not None and (
+                self._corroborated >= c.early_confirm_windows
+            )
+            if self._streak >= c.confirm_windows or early:
                 self._state = _ACTIVE
                 ep.id = self._new_id(ep.start_ns)
                 ep.alarm_ns = t
@@ -480,6 +515,7 @@ class EpisodeDetector:
             self._state = _IDLE
             self._ep = None
             self._streak = 0
+            self._corroborated = 0
         return out
 
     def _extend(self, t: int, p: float, types: np.ndarray, inten: float) -> list[EpisodeUpdate]:
@@ -613,6 +649,7 @@ class EpisodeDetector:
         self._state = _IDLE
         self._ep = None
         self._streak = 0
+        self._corroborated = 0
         return out
 
 

@@ -534,7 +534,8 @@ def detector_config_for(
 ) -> DetectorConfig:
     """:class:`DetectorConfig` from a model's metadata, including the optional extra
     threshold keys ``confirm_windows``, ``min_duration_s``, ``merge_gap_s``,
-    ``refractory_s``.
+    ``refractory_s`` and ``early_confirm_windows`` / ``early_confirm_intensity`` (corroborated
+    onsets; ``early_confirm_windows`` 0 or absent: off).
 
     ``emg_channels`` picks the operating point the model has for EMG streams of that many
     channels (threshold keys ``...@emg<N>``, :meth:`ModelMetadata.thresholds_for`); without
@@ -549,6 +550,9 @@ def detector_config_for(
             extra[k] = float(th[k])
     if "confirm_windows" in th:
         extra["confirm_windows"] = int(th["confirm_windows"])
+    if th.get("early_confirm_windows", 0) >= 1:
+        extra["early_confirm_windows"] = int(th["early_confirm_windows"])
+        extra["early_confirm_intensity"] = float(th["early_confirm_intensity"])
     extra.update(overrides)
     return DetectorConfig.from_metadata(metadata, **extra)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import ClassVar
 
@@ -252,11 +253,66 @@ def test_input_validation():
         (dict(max_episode_s=1.0), "max_episode_s"),
         (dict(severity_cutoffs=(4.0, 2.0)), "severity_cutoffs"),
         (dict(class_names=()), "class_names"),
+        (dict(confirm_windows=2, early_confirm_windows=2), "early_confirm_windows"),
+        (dict(confirm_windows=3, early_confirm_windows=0), "early_confirm_windows"),
+        (dict(confirm_windows=3, early_confirm_windows=True), "early_confirm_windows"),
+        (dict(early_confirm_intensity=0.0), "early_confirm_intensity"),
+        (dict(early_confirm_intensity=float("nan")), "early_confirm_intensity"),
     ],
 )
 def test_config_validation(kw, needle):
     with pytest.raises(ConfigError, match=needle):
         DetectorConfig(**kw)
+
+
+EARLY = dataclasses.replace(
+    CFG, confirm_windows=3, early_confirm_windows=2, early_confirm_intensity=1.5
+)
+
+
+@pytest.mark.parametrize(
+    "inten, onset_at",
+    [
+        # muscle at 3x rest on every window: corroborated, confirmed on the 2nd window
+        (seq((1.0, 10), (3.0, 30)), 11),
+        # muscle at its rest level (a movement transient): the full 3 windows
+        (seq((1.0, 40)), 12),
+        # corroboration must be on consecutive windows: 3x, 1x, 3x -> the plain rule
+        (seq((1.0, 10), (3.0, 1), (1.0, 1), (3.0, 28)), 12),
+        # ... and is counted from where it starts: 1x, 3x, 3x -> the 3rd window either way
+        (seq((1.0, 11), (3.0, 29)), 12),
+        # unknown intensity never corroborates
+        (seq((1.0, 10), (np.nan, 30)), 12),
+        # exactly the required intensity counts
+        (seq((1.0, 10), (1.5, 30)), 11),
+    ],
+)
+def test_corroborated_onset_needs_fewer_windows(inten, onset_at):
+    p = seq((0.1, 10), (0.9, 20), (0.1, 10))
+    t = times(len(p))
+    ups = detect_updates(t, p, None, inten, config=EARLY)
+    assert kinds(ups) == ["onset", "final"]
+    assert ups[0].alarm_ns == t[onset_at]
+    # the episode itself does not depend on how its onset was confirmed
+    assert ups[0].episode.start_ns == t[10] - 2 * S and ups[1].episode.end_ns == t[29]
+    assert detect_updates(t, p, None, inten, config=CFG)[0].alarm_ns == t[11]
+
+
+def test_corroborated_onset_off_by_default_and_below_onset_p_never_counts():
+    p = seq((0.1, 10), (0.9, 1), (0.5, 1), (0.9, 2), (0.1, 10))
+    inten = np.full(len(p), 5.0)
+    t = times(len(p))
+    cfg3 = DetectorConfig(window_s=2.0, hop_s=HOP, confirm_windows=3, min_duration_s=0.0)
+    assert DetectorConfig().early_confirm_windows is None
+    assert detect_updates(t, p, None, inten, config=cfg3) == []
+    # the corroborated 2-window rule fires on the last two windows >= onset, not across
+    # the 0.5 window (below onset_threshold, so not counted whatever its intensity)
+    early = DetectorConfig(
+        window_s=2.0, hop_s=HOP, confirm_windows=3, min_duration_s=0.0,
+        early_confirm_windows=2, early_confirm_intensity=1.5,
+    )  # fmt: skip
+    ups = detect_updates(t, p, None, inten, config=early)
+    assert ups[0].kind == "onset" and ups[0].alarm_ns == t[13]
 
 
 def test_from_metadata():
@@ -302,6 +358,12 @@ def scored_stream(draw):
         max_episode_s=draw(st.sampled_from([6.0, 300.0])),
         update_every_s=draw(st.sampled_from([None, 1.0])),
     )
+    if cfg.confirm_windows > 1 and draw(st.booleans()):
+        cfg = dataclasses.replace(
+            cfg,
+            early_confirm_windows=draw(st.integers(1, cfg.confirm_windows - 1)),
+            early_confirm_intensity=draw(st.sampled_from([1.0, 3.0])),
+        )
     return t, p, pt, inten, gap, cuts, cfg
 
 

@@ -58,6 +58,26 @@ def test_device_thresholds_follow_the_emg_channel_count(tiny_model_builder, tmp_
     c8 = DetectionPipeline(list(eight.specs.values()), model).detector_config
     assert (c2.onset_threshold, c2.offset_threshold, c2.confirm_windows) == (0.95, 0.65, 3)
     assert (c8.onset_threshold, c8.offset_threshold, c8.confirm_windows) == (0.6, 0.4, 2)
+    assert c2.early_confirm_windows is None and c8.early_confirm_windows is None
+
+
+def test_corroborated_onsets_follow_the_model_per_device(tiny_model_builder, tmp_path):
+    th = {"onset": 0.6, "offset": 0.4, "confirm_windows": 3, "calibration_s": 10}
+    th |= {"early_confirm_windows": 2, "early_confirm_intensity": 1.5}
+    # the 2-channel operating point has it off (0), which must not inherit the pooled one
+    th |= {"confirm_windows@emg2": 4, "early_confirm_windows@emg2": 0}
+    th |= {"early_confirm_intensity@emg2": 0.0}
+    model = tiny_model_builder(tmp_path / "early.onnx", thresholds=th)
+    two = simulate_wearer(5.0, 1, ("nus-reference",), wearer=WEARER)
+    eight = simulate_wearer(5.0, 1, ("myo", "polar-h10"), wearer=WEARER)
+    c2 = DetectionPipeline(list(two.specs.values()), model).detector_config
+    c8 = DetectionPipeline(list(eight.specs.values()), model).detector_config
+    assert (c8.confirm_windows, c8.early_confirm_windows, c8.early_confirm_intensity) == (
+        3,
+        2,
+        1.5,
+    )
+    assert (c2.confirm_windows, c2.early_confirm_windows) == (4, None)
 
 
 def test_pipeline_notches_what_the_model_was_trained_with(tiny_model_builder, tmp_path):
