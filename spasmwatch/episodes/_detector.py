@@ -384,6 +384,13 @@ class EpisodeDetector:
 
     # ------------------------------------------------------------------ helpers
 
+    def _to_idle(self) -> None:
+        """No episode open or pending: clear it and the onset counters."""
+        self._state = _IDLE
+        self._ep = None
+        self._streak = 0
+        self._corroborated = 0
+
     @property
     def is_active(self) -> bool:
         """True while an episode's onset has been emitted and it is not yet closed."""
@@ -421,10 +428,7 @@ class EpisodeDetector:
         ep = self._ep
         assert ep is not None
         ep.drop_tail()
-        self._state = _IDLE
-        self._ep = None
-        self._streak = 0
-        self._corroborated = 0
+        self._to_idle()
         e = self._episode(ep, final=True)
         if (ep.last_end - ep.start_ns) < round(self.config.min_duration_s * _NS):
             return [EpisodeUpdate("retract", e, t_ns, ep.alarm_ns, ep.cont)]
@@ -449,10 +453,7 @@ class EpisodeDetector:
             if self._state in (_ACTIVE, _CLOSING):
                 out += self._close(t)
             else:  # a pending (unconfirmed) episode is dropped silently
-                self._state = _IDLE
-                self._ep = None
-                self._streak = 0
-                self._corroborated = 0
+                self._to_idle()
             if not usable:
                 return out
 
@@ -512,10 +513,7 @@ class EpisodeDetector:
                 ep.last_emit = t
                 out.append(EpisodeUpdate("onset", self._episode(ep, False), t, t))
         else:
-            self._state = _IDLE
-            self._ep = None
-            self._streak = 0
-            self._corroborated = 0
+            self._to_idle()
         return out
 
     def _extend(self, t: int, p: float, types: np.ndarray, inten: float) -> list[EpisodeUpdate]:
@@ -646,10 +644,7 @@ class EpisodeDetector:
         out: list[EpisodeUpdate] = []
         if self._state in (_ACTIVE, _CLOSING):
             out = self._close(int(t))
-        self._state = _IDLE
-        self._ep = None
-        self._streak = 0
-        self._corroborated = 0
+        self._to_idle()
         return out
 
 
