@@ -28,7 +28,9 @@ ground-truth log (:meth:`SimulatedDevice.truth`).
 Time: :class:`SimClock` is the simulated UTC clock shared by devices and host code (pass
 it to :class:`~spasmwatch.acquisition._session.BleSession`). While a notification is
 being delivered the clock reads exactly the simulated arrival time, so host timestamps
-do not pick up event-loop lag multiplied by ``speed``.
+do not pick up event-loop lag multiplied by ``speed``; and a device whose deliveries fall
+behind by more than ``SimClock.max_lag_s`` holds the clock until the host catches up, so a
+slow host slows the simulation down instead of being flooded.
 """
 
 from __future__ import annotations
@@ -111,7 +113,8 @@ class SystemClock:
 
 
 class SimClock:
-    """Simulated UTC clock running ``speed`` times faster than wall time.
+    """Simulated UTC clock running ``speed`` times faster than wall time, never ahead of
+    the host.
 
     Parameters
     ----------
@@ -119,20 +122,50 @@ class SimClock:
         Simulated seconds per wall second (> 0).
     start_ns : int, optional
         Simulated UTC ns at creation (default: the real current time).
+    max_lag_s : float
+        How far (simulated s, > 0) a simulated device's deliveries may fall behind the
+        clock before the clock waits for them (:meth:`hold`); default 0.5 s.
+
+    Notes
+    -----
+    At ``speed`` x wall time a host that cannot keep up (a loaded machine, a slow CI
+    runner) would otherwise see simulated time run ahead of the work: notifications
+    arrive in bursts, bounded queues overflow and timers fire against data that has not
+    been delivered. Instead, a device whose delivery lags by more than ``max_lag_s`` holds
+    the clock until it is back within half of that; while held, simulated time stands
+    still and :meth:`sleep` / :meth:`sleep_until` wait for it. The simulation then runs
+    as fast as the host can follow, up to ``speed``. Simulated time never goes back;
+    :attr:`held_s` says how long (wall s) the clock has been held.
     """
 
-    def __init__(self, speed: float = 1.0, start_ns: int | None = None) -> None:
+    def __init__(
+        self, speed: float = 1.0, start_ns: int | None = None, *, max_lag_s: float = 0.5
+    ) -> None:
         if not (isinstance(speed, int | float) and math.isfinite(speed) and speed > 0):
             raise ConfigError(f"SimClock.speed must be a number > 0 (got {speed!r})")
+        if not (isinstance(max_lag_s, int | float) and math.isfinite(max_lag_s) and max_lag_s > 0):
+            raise ConfigError(f"SimClock.max_lag_s must be a number > 0 (got {max_lag_s!r})")
         self.speed = float(speed)
+        self.max_lag_ns = int(max_lag_s * 1e9)
         self._wall0 = time.monotonic()
         self._t0 = time.time_ns() if start_ns is None else int(start_ns)
         self._pinned: int | None = None
         self._jump_ns = 0
+        self._holders: set[object] = set()
+        self._held_wall = 0.0  # wall s spent held, before the current hold
+        self._hold_wall0 = 0.0  # wall time the current hold began
+        self._frozen_ns = 0  # simulated ns (without jumps) at which the current hold froze
+
+    def _elapsed_ns(self) -> int:
+        if self._holders:
+            return self._frozen_ns
+        # never below the last frozen value (float rounding at the release)
+        t = int((time.monotonic() - self._wall0 - self._held_wall) * self.speed * 1e9)
+        return max(t, self._frozen_ns)
 
     def running_ns(self) -> int:
         """Simulated time from the wall clock (ignores any pinned delivery time)."""
-        return self._t0 + self._jump_ns + int((time.monotonic() - self._wall0) * self.speed * 1e9)
+        return self._t0 + self._jump_ns + self._elapsed_ns()
 
     def monotonic_ns(self) -> int:
         """Simulated host monotonic clock (ns): like :meth:`now_ns` but it does not advance
@@ -152,6 +185,34 @@ class SimClock:
             return self._pinned
         return self.running_ns()
 
+    @property
+    def held(self) -> bool:
+        """Whether simulated time stands still, waiting for a device's deliveries."""
+        return bool(self._holders)
+
+    @property
+    def held_s(self) -> float:
+        """Wall seconds the clock has stood still so far (the cost of a slow host)."""
+        current = time.monotonic() - self._hold_wall0 if self._holders else 0.0
+        return self._held_wall + current
+
+    def hold(self, holder: object) -> None:
+        """Stop simulated time until every holder has called :meth:`release`."""
+        if not self._holders:
+            self._frozen_ns = self._elapsed_ns()
+            self._hold_wall0 = time.monotonic()
+        self._holders.add(holder)
+
+    def release(self, holder: object) -> None:
+        """End ``holder``'s hold (no-op if it holds none); time runs on from where it
+        stood when the last holder lets go."""
+        if holder not in self._holders:
+            return
+        self._holders.discard(holder)
+        if not self._holders:
+            # the hold's wall time is not simulated time: resume from the frozen value
+            self._held_wall = time.monotonic() - self._wall0 - self._frozen_ns / 1e9 / self.speed
+
     @contextlib.contextmanager
     def pinned(self, t_ns: int) -> Iterator[None]:
         """Make :meth:`now_ns` read ``t_ns`` inside the block (used while delivering)."""
@@ -163,14 +224,21 @@ class SimClock:
             self._pinned = prev
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep ``seconds`` of simulated time."""
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
+        """Sleep ``seconds`` of simulated time (longer in wall time while held)."""
+        await self.sleep_until(self.running_ns() + int(max(0.0, seconds) * 1e9), yield_=True)
 
-    async def sleep_until(self, t_ns: int) -> None:
-        """Sleep until simulated time ``t_ns`` (returns at once if it has passed)."""
+    async def sleep_until(self, t_ns: int, *, yield_: bool = False) -> None:
+        """Sleep until simulated time ``t_ns``; if it has passed, return at once (or, with
+        ``yield_``, after one pass of the event loop)."""
         delay = (t_ns - self.running_ns()) / 1e9 / self.speed
-        if delay > 0:
-            await asyncio.sleep(delay)
+        if delay <= 0:
+            if yield_:
+                await asyncio.sleep(0)
+            return
+        while delay > 0:
+            # while held, poll: the hold ends when a device's deliveries catch up
+            await asyncio.sleep(min(delay, 0.005) if self._holders else delay)
+            delay = (t_ns - self.running_ns()) / 1e9 / self.speed
 
 
 # ------------------------------------------------------------------------------- truth
@@ -880,12 +948,23 @@ class SimulatedDevice:
         q = self._queue
         while True:
             if not q:
+                clock.release(self)
                 assert self._wake is not None
                 self._wake.clear()
                 await self._wake.wait()
                 continue
             t, uuid, data, link, rec = q[0]
-            await clock.sleep_until(t)
+            lag = clock.running_ns() - t
+            if lag > clock.max_lag_ns:
+                clock.hold(self)  # the host is behind: simulated time waits for it
+            elif lag <= clock.max_lag_ns // 2:
+                clock.release(self)
+            if lag > 0:
+                await asyncio.sleep(0)  # let the host take what was delivered, one at a time
+                if not q:
+                    continue  # the device was closed meanwhile
+            else:
+                await clock.sleep_until(t)
             q.popleft()
             cb = self._subs.get(uuid) if self._link is link else None
             if cb is None:
@@ -914,6 +993,7 @@ class SimulatedDevice:
         self._watch_task = None
         self._producer = None
         self._queue.clear()
+        self.clock.release(self)
 
 
 # ------------------------------------------------------------------------------- world

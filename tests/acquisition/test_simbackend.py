@@ -176,6 +176,76 @@ def test_myo_emg_rotates_over_four_characteristics_at_the_device_pace():
     assert len(got) == pytest.approx(100 * elapsed, rel=0.05)  # 200 Hz / 2 per frame
 
 
+def test_a_host_slower_than_the_simulation_holds_the_clock_instead_of_falling_behind():
+    # The Myo sends 100 notifications per simulated second; at 20x that is 2,000 per wall
+    # second, and this host spends 2 ms of CPU on each (500 per wall second): four times too
+    # slow. Without the hold, deliveries would lag 3 simulated s after 4 s. With it,
+    # simulated time waits: every notification due by an instant is delivered within the
+    # clock's allowed lag (plus a few notifications' work and scheduling noise).
+    import time
+
+    max_lag_s = 0.25
+
+    async def main():
+        w = SimWorld(clock=SimClock(speed=20, max_lag_s=max_lag_s))
+        dev = w.add(SimulatedDevice(get_profile("myo"), seed=5))
+        client_cls, _ = w.backends()
+        emg = get_profile("myo").stream("emg").characteristics
+        lags: list[int] = []
+
+        def slow_host(_c, _d):
+            lags.append(w.clock.running_ns() - w.clock.now_ns())  # clock minus arrival
+            end = time.perf_counter() + 0.002
+            while time.perf_counter() < end:
+                pass
+
+        async with BleakClient(dev.address, backend=client_cls) as client:
+            for u in emg:
+                await client.start_notify(u, slow_host)
+            t0 = w.clock.now_ns()
+            await client.write_gatt_char(MYO_CMD, b"\x01\x03\x03\x00\x00", response=True)
+            await w.clock.sleep(4.0)
+            elapsed = (w.clock.now_ns() - t0) / 1e9
+            n = len(lags)
+        held = w.clock.held_s
+        await w.aclose()
+        return n, elapsed, lags, held, w.clock.held
+
+    n, elapsed, lags, held, still_held = run(main())
+    assert n >= 100 * (elapsed - max_lag_s - 0.5)  # what was due, less the allowed lag
+    assert max(lags[10:]) < (max_lag_s + 0.5) * 1e9  # 3 s without the hold
+    assert held > 0.5 and not still_held  # it did wait, and let go when the device closed
+
+
+def test_sim_clock_hold_stops_simulated_time_and_release_resumes_without_a_jump():
+    async def main():
+        c = SimClock(speed=1000, start_ns=0)
+        await c.sleep(0.5)
+        c.hold("a")
+        c.hold("b")
+        frozen = c.now_ns()
+        waiter = asyncio.create_task(c.sleep(1.0))
+        await asyncio.sleep(0.01)  # 10 s of simulated time if the clock ran
+        during = c.now_ns()
+        c.release("a")  # one holder left: still held
+        await asyncio.sleep(0.005)
+        still = c.now_ns()
+        waiting = not waiter.done()
+        c.release("b")
+        after = c.now_ns()
+        c.release("b")  # releasing twice is harmless
+        await waiter
+        return frozen, during, still, waiting, after, c.now_ns(), c.held_s
+
+    frozen, during, still, waiting, after, end, held_s = run(main())
+    assert frozen == during == still and waiting
+    assert frozen <= after < frozen + 0.2e9  # resumes from where it stood, not 15 s later
+    assert end >= frozen + 1e9  # the sleeper woke only after a full simulated second
+    assert held_s >= 0.015
+    with pytest.raises(ConfigError, match="max_lag_s"):
+        SimClock(speed=1, max_lag_s=0)
+
+
 @given(cuts=hst.lists(hst.integers(1, 499), max_size=6, unique=True))
 def test_generator_source_is_chunk_invariant(cuts):
     src = GeneratorSource(seed=9)
