@@ -95,7 +95,7 @@ async def demo(args: argparse.Namespace) -> int:
     from spasmwatch.errors import ConfigError
     from spasmwatch.pipeline import Monitor, stream_epochs
     from spasmwatch.simulation import write_ground_truth_csv
-    from spasmwatch.store import EventStore
+    from spasmwatch.store import EventStore, open_recording
 
     if not args.minutes > 0 or not args.speed > 0:
         raise ConfigError("--minutes and --speed must be > 0")
@@ -106,8 +106,8 @@ async def demo(args: argparse.Namespace) -> int:
     seconds = args.minutes * 60.0
     print(
         f"spasmwatch demo: a simulated wearer, {args.minutes:g} simulated minutes at "
-        f"{args.speed:g}x (about {seconds / args.speed + 5:.0f} s). Polar H10 ACC + Myo EMG "
-        "through the simulated BLE backend. Not a diagnostic device.",
+        f"up to {args.speed:g}x (at least {seconds / args.speed + 5:.0f} s). Polar H10 ACC + "
+        "Myo EMG through the simulated BLE backend. Not a diagnostic device.",
         flush=True,
     )
     world, result = simulated_setup(
@@ -163,7 +163,13 @@ async def demo(args: argparse.Namespace) -> int:
         eps = [e for e in store.episodes() if e.final and e.start_ns >= mon.started_ns]
         ep0 = epochs.get("myo", {}).get("emg")
         if ep0 is not None:
+            # spasms up to the last EMG sample recorded: the simulated clock runs on while
+            # the monitor shuts down, and what came after the data was never seen
             end = stats.t_ns
+            if mon.recording_path is not None:
+                emg = open_recording(mon.recording_path).manifest["streams"].get("myo.emg")
+                if emg and emg.get("t_last_ns") is not None:
+                    end = min(end, int(emg["t_last_ns"]))
             truth = [
                 (ep0 + round(t.start_s * 1e9), ep0 + round(t.end_s * 1e9))
                 for t in result.truth

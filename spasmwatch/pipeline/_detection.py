@@ -339,6 +339,11 @@ class FeatureFrontEnd:
         self._col_lag = np.array([c.lag for c in self._cols], dtype=np.int64)
         self._col_delta = np.array([c.delta for c in self._cols], dtype=bool)
         self.max_lag = int(self._col_lag.max(initial=0))
+        # output columns grouped by lag: one gather per lag, not one per column
+        self._lag_groups = [
+            (int(lag), np.flatnonzero(self._col_lag == lag), self._col_idx[self._col_lag == lag])
+            for lag in np.unique(self._col_lag)
+        ]
         self.n_features = len(self._cols)
         self.hop_ns = round(hop_s * 1e9)
         self.calibration_frames = max(1, math.ceil(calibration_s / hop_s - 1e-9))
@@ -454,15 +459,15 @@ class FeatureFrontEnd:
             hv = np.concatenate([self._hist_v, z])
             h = len(self._hist_t)
             X = np.empty((n, self.n_features))
-            for j, (ci, lag) in enumerate(zip(self._col_idx, self._col_lag)):
+            for lag, out_cols, src_cols in self._lag_groups:
                 if lag == 0:
-                    X[:, j] = z[:, ci]
+                    X[:, out_cols] = z[:, src_cols]
                     continue
                 src = np.arange(h, h + n) - lag
                 valid = src >= 0
                 srcc = np.where(valid, src, 0)
                 valid &= ht[srcc] == ht[h : h + n] - lag * self.hop_ns
-                X[:, j] = np.where(valid, hv[srcc, ci], np.nan)
+                X[:, out_cols] = np.where(valid[:, None], hv[srcc][:, src_cols], np.nan)
             self._hist_t = ht[-self.max_lag :]
             self._hist_v = hv[-self.max_lag :]
         X = np.where(ok[:, None], X, np.nan)

@@ -103,7 +103,7 @@ def test_every_truth_episode_outside_gaps_is_logged(run):
     margin = 3_000_000_000
     # the end of the data, not the stop: the clock runs on while the monitor shuts down
     # (recording closed, store flushed), tens of simulated seconds on a busy host
-    end = min(st.t_ns, rec.end_ns)
+    end = min(st.t_ns, rec.manifest["streams"]["myo.emg"]["t_last_ns"])
     checked = missed = 0
     for ev in run["result"].truth:
         a, b = ep0 + round(ev.start_s * 1e9), ep0 + round(ev.end_s * 1e9)
