@@ -19,7 +19,10 @@ Rules (also in ``docs/evaluation-method.md``)
   consecutive windows with ``p >= onset_threshold`` *and* intensity
   ``>= early_confirm_intensity`` (x the wearer's rest) confirm at once. A movement
   transient that lifts ``p`` while the muscle stays at its rest level still needs the full
-  ``confirm_windows``.
+  ``confirm_windows``. With ``early_confirm_type_p`` (type -> minimum probability), each
+  early-confirming window must also look like one of those types (``p_type >=`` its
+  minimum for at least one of them): a clonic onset, say, whose rhythmic bursts voluntary
+  contractions do not have.
 * **Start and end.** An episode is the union of the spans of the windows it covers: it
   starts at the *start* of its first above-onset window (``t_end - window_s``, but never
   before the end of the previous final episode) and ends at the *end* of its last window
@@ -53,7 +56,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +106,12 @@ class DetectorConfig:
         Fewer consecutive windows (>= 1, < ``confirm_windows``) that confirm an onset when
         each of them also has intensity ``>= early_confirm_intensity``; None: off.
     early_confirm_intensity : float
-        Intensity (x the wearer's rest, > 0) every early-confirming window needs.
+        Intensity (x the wearer's rest, >= 0; 0: no requirement) every early-confirming
+        window needs.
+    early_confirm_type_p : tuple of (str, float)
+        ``(type, minimum probability)`` pairs (a mapping is accepted): an early-confirming
+        window also needs ``p_type >= minimum`` for at least one listed type; empty: any
+        type. Types must be in ``class_names``.
     min_duration_s : float
         Episodes shorter than this are retracted.
     merge_gap_s : float
@@ -130,6 +138,7 @@ class DetectorConfig:
     confirm_windows: int = 2
     early_confirm_windows: int | None = None
     early_confirm_intensity: float = 2.0
+    early_confirm_type_p: tuple[tuple[str, float], ...] = ()
     min_duration_s: float = 2.5
     merge_gap_s: float = 2.0
     refractory_s: float = 0.0
@@ -172,7 +181,7 @@ class DetectorConfig:
         s(
             self,
             "early_confirm_intensity",
-            _num("early_confirm_intensity", self.early_confirm_intensity, lo=0, strict=True),
+            _num("early_confirm_intensity", self.early_confirm_intensity, lo=0),
         )
         for name in ("min_duration_s", "merge_gap_s", "refractory_s"):
             s(self, name, _num(name, getattr(self, name), lo=0))
@@ -198,6 +207,22 @@ class DetectorConfig:
         if not names or not all(isinstance(n, str) and n for n in names):
             raise ConfigError(f"DetectorConfig.class_names must be non-empty names (got {names})")
         s(self, "class_names", names)
+        tp = self.early_confirm_type_p
+        pairs = list(tp.items()) if isinstance(tp, Mapping) else list(tp)
+        checked = []
+        for pair in pairs:
+            if not (isinstance(pair, tuple | list) and len(pair) == 2 and pair[0] in names):
+                raise ConfigError(
+                    "DetectorConfig.early_confirm_type_p must be (type, probability) pairs "
+                    f"with types from class_names {names} (got {tp!r})"
+                )
+            v = _num(f"early_confirm_type_p[{pair[0]}]", pair[1], lo=0)
+            if v > 1:
+                raise ConfigError(
+                    f"DetectorConfig.early_confirm_type_p[{pair[0]}] must be in [0, 1] (got {v})"
+                )
+            checked.append((str(pair[0]), v))
+        s(self, "early_confirm_type_p", tuple(sorted(checked)))
         g = _num("gap_factor", self.gap_factor, lo=1)
         s(self, "gap_factor", g)
 
@@ -370,6 +395,9 @@ class EpisodeDetector:
         self._type_names = tuple(
             n if n in EPISODE_TYPES else "unknown" for n in self.config.class_names
         )
+        tp = self.config.early_confirm_type_p
+        self._early_idx = np.array([self.config.class_names.index(n) for n, _ in tp], np.int64)
+        self._early_min = np.array([v for _, v in tp], np.float64)
         self.reset()
 
     def reset(self) -> None:
@@ -502,7 +530,10 @@ class EpisodeDetector:
             ep.last_end = t
             self._streak += 1
             # consecutive windows (ending here) whose intensity corroborates the onset
-            self._corroborated = self._corroborated + 1 if inten >= c.early_confirm_intensity else 0
+            corr = inten >= c.early_confirm_intensity
+            if corr and len(self._early_idx):
+                corr = bool(np.any(types[self._early_idx] >= self._early_min))
+            self._corroborated = self._corroborated + 1 if corr else 0
             early = c.early_confirm_windows is not None and (
                 self._corroborated >= c.early_confirm_windows
             )

@@ -36,7 +36,10 @@ Recipe (``spasmwatch train``; every choice is fixed here so a seed reproduces th
    use more than one EMG channel count (2-electrode nus-reference, 8-electrode Myo), each
    count with enough wearers gets thresholds of its own, chosen the same way on its own
    wearers (:func:`choose_device_thresholds`; metadata keys ``onset@emg2`` ...); the
-   plain keys stay the pooled choice, for devices of other channel counts.
+   plain keys stay the pooled choice, for devices of other channel counts. Each chosen
+   setting then gets a second look (:func:`choose_early_confirm`): kept as it is, or with
+   type-corroborated onsets (fewer confirming windows when they look clonic), by the same
+   cost on the same wearers.
 6. **Export.** skl2onnx (float32 input, no ZipMap), with :class:`ModelMetadata` in the
    ONNX ``metadata_props``.
 """
@@ -691,13 +694,79 @@ def choose_device_thresholds(
 
 def _detector_kw(th: dict[str, float]) -> dict[str, Any]:
     """:func:`_score_config` settings from a thresholds map."""
-    return {
+    kw = {
         "onset_threshold": th["onset"],
         "offset_threshold": th["offset"],
         "confirm_windows": int(th["confirm_windows"]),
         "min_duration_s": th["min_duration_s"],
         "merge_gap_s": th["merge_gap_s"],
     }
+    if th.get("early_confirm_windows", 0) >= 1:
+        pre = "early_confirm_type_p."
+        kw["early_confirm_windows"] = int(th["early_confirm_windows"])
+        kw["early_confirm_intensity"] = th["early_confirm_intensity"]
+        kw["early_confirm_type_p"] = {k[len(pre) :]: v for k, v in th.items() if k.startswith(pre)}
+    return kw
+
+
+#: Type-corroborated onsets tried after the grid (:func:`choose_early_confirm`): fewer
+#: confirming windows when they look clonic. Clonus (rhythmic 5-8 Hz bursts) is what
+#: voluntary contractions and movement do not have: on the validation wearers of the
+#: 7 December models, none of the false onsets a 2-window rule added was typed clonic.
+EARLY_CONFIRM_GRID: tuple[tuple[int, float], ...] = ((2, 0.5), (2, 0.7), (1, 0.5), (1, 0.7))
+EARLY_CONFIRM_TYPE = "clonic"
+
+
+def choose_early_confirm(
+    items: Sequence[_Scored],
+    th: dict[str, float],
+    *,
+    hop_s: float,
+    window_s: float,
+    type_names: Sequence[str],
+    jobs: int = 1,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Second stage of the threshold choice: the grid's setting ``th`` as it is, or with
+    type-corroborated onsets (``early_confirm_windows`` windows that look clonic confirm,
+    :data:`EARLY_CONFIRM_GRID`), whichever has the lowest :func:`target_cost` on
+    ``items`` (ties: higher F1, then lower median latency; "as it is" wins a full tie).
+
+    Returns the thresholds (with ``early_confirm_windows`` 0 when off, so that a device
+    operating point never inherits a pooled choice) and their validation metrics.
+    """
+    from spasmwatch._workers import fork_map
+
+    base = {k: v for k, v in th.items() if not k.startswith("early_confirm")}
+    cands = [dict(base, early_confirm_windows=0.0)]
+    if EARLY_CONFIRM_TYPE in type_names:
+        for w, p in EARLY_CONFIRM_GRID:
+            if w < int(base["confirm_windows"]):
+                cands.append(
+                    dict(
+                        base,
+                        early_confirm_windows=float(w),
+                        early_confirm_intensity=0.0,
+                        **{f"early_confirm_type_p.{EARLY_CONFIRM_TYPE}": p},
+                    )
+                )
+
+    def score(c: dict[str, float]) -> dict[str, Any]:
+        return _score_config(items, _detector_kw(c), hop_s, window_s, type_names)
+
+    best = None
+    for i, (c, m) in enumerate(zip(cands, fork_map(score, cands, jobs), strict=True)):
+        f1 = m.get("f1", float("nan"))
+        lat = m.get("latency_median_s", float("nan"))
+        key = (
+            round(target_cost(m), 6),
+            -(f1 if math.isfinite(f1) else 0.0),
+            lat if math.isfinite(lat) else 99.0,
+            i,
+        )
+        if best is None or key < best[0]:
+            best = (key, c, m)
+    assert best is not None
+    return best[1], best[2]
 
 
 # ----------------------------------------------------------------------------- main
@@ -843,9 +912,23 @@ def train_models(
         th, val_metrics, grid = choose_thresholds(
             items, hop_s=hop, window_s=win, type_names=type_names, jobs=jobs
         )
+        th, val_metrics = choose_early_confirm(
+            items, th, hop_s=hop, window_s=win, type_names=type_names, jobs=jobs
+        )
         by_device = choose_device_thresholds(
             items, hop_s=hop, window_s=win, type_names=type_names, jobs=jobs
         )
+        by_device = {
+            n: choose_early_confirm(
+                [it for it in items if it.emg_channels == n],
+                g_th,
+                hop_s=hop,
+                window_s=win,
+                type_names=type_names,
+                jobs=jobs,
+            )
+            for n, (g_th, _m) in by_device.items()
+        }
         pooled_metrics = val_metrics
         if by_device:
             for n, (g_th, _m) in by_device.items():

@@ -539,8 +539,10 @@ def detector_config_for(
 ) -> DetectorConfig:
     """:class:`DetectorConfig` from a model's metadata, including the optional extra
     threshold keys ``confirm_windows``, ``min_duration_s``, ``merge_gap_s``,
-    ``refractory_s`` and ``early_confirm_windows`` / ``early_confirm_intensity`` (corroborated
-    onsets; ``early_confirm_windows`` 0 or absent: off).
+    ``refractory_s`` and ``early_confirm_windows`` / ``early_confirm_intensity`` /
+    ``early_confirm_type_p.<type>`` (corroborated onsets; ``early_confirm_windows`` 0 or
+    absent: off; one ``early_confirm_type_p.<type>`` key per type an early-confirming
+    window may look like, its value the minimum probability).
 
     ``emg_channels`` picks the operating point the model has for EMG streams of that many
     channels (threshold keys ``...@emg<N>``, :meth:`ModelMetadata.thresholds_for`); without
@@ -558,6 +560,10 @@ def detector_config_for(
     if th.get("early_confirm_windows", 0) >= 1:
         extra["early_confirm_windows"] = int(th["early_confirm_windows"])
         extra["early_confirm_intensity"] = float(th["early_confirm_intensity"])
+        pre = "early_confirm_type_p."
+        extra["early_confirm_type_p"] = {
+            k[len(pre) :]: float(v) for k, v in th.items() if k.startswith(pre)
+        }
     extra.update(overrides)
     return DetectorConfig.from_metadata(metadata, **extra)
 

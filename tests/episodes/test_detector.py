@@ -256,8 +256,11 @@ def test_input_validation():
         (dict(confirm_windows=2, early_confirm_windows=2), "early_confirm_windows"),
         (dict(confirm_windows=3, early_confirm_windows=0), "early_confirm_windows"),
         (dict(confirm_windows=3, early_confirm_windows=True), "early_confirm_windows"),
-        (dict(early_confirm_intensity=0.0), "early_confirm_intensity"),
+        (dict(early_confirm_intensity=-0.5), "early_confirm_intensity"),
         (dict(early_confirm_intensity=float("nan")), "early_confirm_intensity"),
+        (dict(early_confirm_type_p={"spastic": 0.5}), "early_confirm_type_p"),
+        (dict(early_confirm_type_p={"clonic": 1.5}), "early_confirm_type_p"),
+        (dict(early_confirm_type_p=(("clonic",),)), "early_confirm_type_p"),
     ],
 )
 def test_config_validation(kw, needle):
@@ -315,6 +318,57 @@ def test_corroborated_onset_off_by_default_and_below_onset_p_never_counts():
     assert ups[0].kind == "onset" and ups[0].alarm_ns == t[13]
 
 
+TYPED = dataclasses.replace(
+    CFG,
+    confirm_windows=3,
+    early_confirm_windows=2,
+    early_confirm_intensity=0.0,
+    early_confirm_type_p={"clonic": 0.5},
+)
+
+
+def _types(*runs):
+    """(n, 4) type probabilities (tonic, clonic, mixed, myoclonic) from (row, count) runs."""
+    return np.concatenate([np.tile(np.asarray(row, float), (k, 1)) for row, k in runs])
+
+
+TONIC, CLONIC, HALF = (0.7, 0.1, 0.1, 0.1), (0.1, 0.7, 0.1, 0.1), (0.45, 0.5, 0.05, 0.0)
+
+
+@pytest.mark.parametrize(
+    "pt, onset_at",
+    [
+        # an onset that looks clonic from its first window: confirmed on the 2nd
+        (_types((TONIC, 10), (CLONIC, 30)), 11),
+        # one that looks tonic (a voluntary contraction often does): the full 3 windows
+        (_types((TONIC, 40)), 12),
+        # clonic-looking on one window only, then tonic: not two in a row -> 3 windows
+        (_types((TONIC, 10), (CLONIC, 1), (TONIC, 29)), 12),
+        # exactly the minimum probability counts
+        (_types((TONIC, 10), (HALF, 30)), 11),
+        # unknown type probabilities never corroborate
+        (_types((TONIC, 10), ((np.nan,) * 4, 30)), 12),
+    ],
+)
+def test_type_corroborated_onset_needs_fewer_windows_only_for_the_listed_types(pt, onset_at):
+    p = seq((0.1, 10), (0.9, 20), (0.1, 10))
+    t = times(len(p))
+    inten = np.full(len(p), 0.2)  # below rest: with intensity 0 required, types decide alone
+    ups = detect_updates(t, p, pt, inten, config=TYPED)
+    assert kinds(ups) == ["onset", "final"]
+    assert ups[0].alarm_ns == t[onset_at]
+    assert ups[0].episode.start_ns == t[10] - 2 * S and ups[1].episode.end_ns == t[29]
+    # both conditions when both are set: a clonic look at rest level does not corroborate
+    both = dataclasses.replace(TYPED, early_confirm_intensity=1.5)
+    assert detect_updates(t, p, pt, inten, config=both)[0].alarm_ns == t[12]
+
+
+def test_type_gate_accepts_a_mapping_and_orders_it():
+    c = dataclasses.replace(TYPED, early_confirm_type_p={"mixed": 0.6, "clonic": 0.5})
+    assert c.early_confirm_type_p == (("clonic", 0.5), ("mixed", 0.6))
+    assert DetectorConfig().early_confirm_type_p == ()
+
+
 def test_from_metadata():
     class Md:
         window_s = 1.0
@@ -362,7 +416,10 @@ def scored_stream(draw):
         cfg = dataclasses.replace(
             cfg,
             early_confirm_windows=draw(st.integers(1, cfg.confirm_windows - 1)),
-            early_confirm_intensity=draw(st.sampled_from([1.0, 3.0])),
+            early_confirm_intensity=draw(st.sampled_from([0.0, 1.0, 3.0])),
+            early_confirm_type_p=draw(
+                st.sampled_from([(), (("clonic", 0.3),), (("clonic", 0.3), ("tonic", 0.4))])
+            ),
         )
     return t, p, pt, inten, gap, cuts, cfg
 

@@ -194,6 +194,45 @@ def test_device_thresholds_are_chosen_per_emg_channel_count():
     assert list(choose_device_thresholds(few, hop_s=0.25, window_s=2.0, type_names=types)) == [8]
 
 
+def test_early_confirm_is_chosen_only_where_clonic_onsets_gain_and_nothing_is_lost():
+    """Second stage of the threshold choice. Clonic spasms look clonic from their first
+    window; a voluntary contraction outside spasms reaches p = 0.99 for two windows but
+    looks tonic. Type-corroborated onsets confirm the clonic spasms a window earlier without
+    adding that false alarm; when the false alarm looks clonic too, the rule costs more
+    than it gains and the grid's setting stays as it is (early_confirm_windows 0)."""
+    from spasmwatch.models._train import _Scored, choose_early_confirm
+
+    types = ["tonic", "clonic", "mixed", "myoclonic"]
+    th = {"onset": 0.96, "offset": 0.66, "confirm_windows": 3.0, "min_duration_s": 2.0,
+          "merge_gap_s": 1.0}  # fmt: skip
+
+    def items(blip_type: int) -> list:
+        out = []
+        for i in range(6):
+            p = np.full(4800, 0.01)  # 1200 s
+            pt = np.tile([0.8, 0.1, 0.05, 0.05], (4800, 1))
+            truth = [(100.0 + 300 * j, 110.0 + 300 * j, "clonic") for j in range(4)]
+            for a, _b, _t in truth:
+                k = int(a / 0.25)
+                p[k + 2 : k + 44] = 0.99
+                pt[k + 2 : k + 44] = [0.05, 0.9, 0.03, 0.02]
+            k = int((250.0 + 10 * i) / 0.25)
+            p[k : k + 2] = 0.99  # two windows: a false alarm with a 2-window rule only
+            pt[k : k + 2] = np.eye(4)[blip_type] * 0.9 + 0.025
+            it = _scored(f"w-{i}", p, truth, 8)
+            out.append(_Scored(it.name, it.t_ns, it.p, pt, it.inten, it.src, truth, 0.0, 8))
+        return out
+
+    kw = dict(hop_s=0.25, window_s=2.0, type_names=types)
+    got, m = choose_early_confirm(items(0), th, **kw)
+    assert got["early_confirm_windows"] >= 1 and got["early_confirm_type_p.clonic"] >= 0.5
+    assert {k: v for k, v in got.items() if not k.startswith("early")} == th
+    assert m["sensitivity"] == 1.0 and m["fa_per_24h"] == 0.0
+    plain, m0 = choose_early_confirm(items(1), th, **kw)  # the blip looks clonic
+    assert plain["early_confirm_windows"] == 0.0 and m0["fa_per_24h"] == 0.0
+    assert m["latency_median_s"] < m0["latency_median_s"]
+
+
 def test_threshold_grid_scored_in_workers_gives_the_same_choice():
     """Two forked workers score the grid: same thresholds, metrics and grid rows, in order."""
     from spasmwatch.models._train import choose_thresholds

@@ -64,6 +64,7 @@ def test_device_thresholds_follow_the_emg_channel_count(tiny_model_builder, tmp_
 def test_corroborated_onsets_follow_the_model_per_device(tiny_model_builder, tmp_path):
     th = {"onset": 0.6, "offset": 0.4, "confirm_windows": 3, "calibration_s": 10}
     th |= {"early_confirm_windows": 2, "early_confirm_intensity": 1.5}
+    th |= {"early_confirm_type_p.clonic": 0.5, "early_confirm_type_p.mixed@emg8": 0.7}
     # the 2-channel operating point has it off (0), which must not inherit the pooled one
     th |= {"confirm_windows@emg2": 4, "early_confirm_windows@emg2": 0}
     th |= {"early_confirm_intensity@emg2": 0.0}
@@ -77,6 +78,8 @@ def test_corroborated_onsets_follow_the_model_per_device(tiny_model_builder, tmp
         2,
         1.5,
     )
+    # type gates: the pooled one, plus the 8-channel group's own
+    assert c8.early_confirm_type_p == (("clonic", 0.5), ("mixed", 0.7))
     assert (c2.confirm_windows, c2.early_confirm_windows) == (4, None)
 
 
