@@ -72,8 +72,10 @@ def select_streams(specs: Sequence[StreamSpec], kinds: Sequence[str]) -> dict[st
     """Pick one stream per needed kind.
 
     EMG: the stream with the most channels, then the highest rate. ACC: a 3-axis stream on
-    the same device as the chosen EMG stream (it sits on the same muscle), else the one
-    with the highest rate. Ties are broken by stream key.
+    the same device as the chosen EMG stream (it sits on the same muscle); without a chosen
+    EMG stream (an ACC-only model), one on a device that has EMG streams (the limb sensor,
+    as in training, where a wearer's features take the ACC of the EMG device); else the
+    one with the highest rate. Ties are broken by stream key.
 
     Raises
     ------
@@ -94,6 +96,9 @@ def select_streams(specs: Sequence[StreamSpec], kinds: Sequence[str]) -> dict[st
         if kind == "acc" and "emg" in out:
             same = [s for s in cands if s.device == out["emg"].device]
             cands = same or cands
+        elif kind == "acc":
+            limb = {s.device for s in specs if s.kind == "emg"}
+            cands = [s for s in cands if s.device in limb] or cands
         cands.sort(key=lambda s: (-s.n_channels, -s.rate_hz, s.key))
         out[kind] = cands[0]
     return out

@@ -102,8 +102,12 @@ def test_pipeline_notches_what_the_model_was_trained_with(tiny_model_builder, tm
 def test_select_streams_prefers_acc_on_the_emg_device(sim):
     chosen = select_streams(list(sim.specs.values()), ("emg", "acc"))
     assert chosen["emg"].key == "myo.emg" and chosen["acc"].key == "myo.acc"
+    # an ACC-only model takes the limb sensor's ACC, as its training features did (the
+    # chest strap's has the higher rate); without an EMG device, the highest rate
     acc_only = select_streams(list(sim.specs.values()), ("acc",))
-    assert acc_only["acc"].key == "polar-h10.acc"  # highest rate
+    assert acc_only["acc"].key == "myo.acc"
+    no_emg = [s for s in sim.specs.values() if s.device != "myo"]
+    assert select_streams(no_emg, ("acc",))["acc"].key == "polar-h10.acc"
     with pytest.raises(ModelError, match="no usable 'emg'"):
         select_streams([sim.specs["polar-h10.acc"]], ("emg",))
 
