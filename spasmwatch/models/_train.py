@@ -701,12 +701,9 @@ def _detector_kw(th: dict[str, float]) -> dict[str, Any]:
         "min_duration_s": th["min_duration_s"],
         "merge_gap_s": th["merge_gap_s"],
     }
-    if th.get("early_confirm_windows", 0) >= 1:
-        pre = "early_confirm_type_p."
-        kw["early_confirm_windows"] = int(th["early_confirm_windows"])
-        kw["early_confirm_intensity"] = th["early_confirm_intensity"]
-        kw["early_confirm_type_p"] = {k[len(pre) :]: v for k, v in th.items() if k.startswith(pre)}
-    return kw
+    from spasmwatch.pipeline._detection import early_confirm_kw
+
+    return kw | early_confirm_kw(th)
 
 
 #: Type-corroborated onsets tried after the grid (:func:`choose_early_confirm`): fewer

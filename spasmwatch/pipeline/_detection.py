@@ -539,6 +539,22 @@ class PipelineOutput:
     updates: list[EpisodeUpdate]
 
 
+def early_confirm_kw(th: Mapping[str, float]) -> dict[str, Any]:
+    """The corroborated-onset settings of a thresholds map (:class:`DetectorConfig`
+    keywords): ``{}`` when ``early_confirm_windows`` is 0 or absent, else the windows, the
+    intensity and the type gates of the ``early_confirm_type_p.<type>`` keys."""
+    if th.get("early_confirm_windows", 0) < 1:
+        return {}
+    pre = "early_confirm_type_p."
+    return {
+        "early_confirm_windows": int(th["early_confirm_windows"]),
+        "early_confirm_intensity": float(th["early_confirm_intensity"]),
+        "early_confirm_type_p": {
+            k[len(pre) :]: float(v) for k, v in th.items() if k.startswith(pre)
+        },
+    }
+
+
 def detector_config_for(
     metadata: Any, *, emg_channels: int | None = None, **overrides: Any
 ) -> DetectorConfig:
@@ -562,13 +578,7 @@ def detector_config_for(
             extra[k] = float(th[k])
     if "confirm_windows" in th:
         extra["confirm_windows"] = int(th["confirm_windows"])
-    if th.get("early_confirm_windows", 0) >= 1:
-        extra["early_confirm_windows"] = int(th["early_confirm_windows"])
-        extra["early_confirm_intensity"] = float(th["early_confirm_intensity"])
-        pre = "early_confirm_type_p."
-        extra["early_confirm_type_p"] = {
-            k[len(pre) :]: float(v) for k, v in th.items() if k.startswith(pre)
-        }
+    extra.update(early_confirm_kw(th))
     extra.update(overrides)
     return DetectorConfig.from_metadata(metadata, **extra)
 
