@@ -140,6 +140,11 @@ def page(browser):
 
 
 @pytest.fixture(scope="session")
-def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def screenshots(tmp_path_factory) -> Path:
+    """Where the page tests save their screenshots: ``docs/screenshots`` with
+    ``SPASMWATCH_SCREENSHOTS=1`` (to refresh the documentation's pictures), else a temporary
+    folder, so that a test run does not rewrite committed images."""
+    if os.environ.get("SPASMWATCH_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
