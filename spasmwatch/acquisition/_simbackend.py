@@ -153,7 +153,6 @@ class SimClock:
         self._jump_ns = 0
         self._holders: set[object] = set()
         self._held_wall = 0.0  # wall s spent held, before the current hold
-        self._hold_wall0 = 0.0  # wall time the current hold began
         self._frozen_ns = 0  # simulated ns (without jumps) at which the current hold froze
 
     def _elapsed_ns(self) -> int:
@@ -193,14 +192,15 @@ class SimClock:
     @property
     def held_s(self) -> float:
         """Wall seconds the clock has stood still so far (the cost of a slow host)."""
-        current = time.monotonic() - self._hold_wall0 if self._holders else 0.0
-        return self._held_wall + current
+        if not self._holders:
+            return self._held_wall
+        # wall time not turned into simulated time: all earlier holds plus the current one
+        return time.monotonic() - self._wall0 - self._frozen_ns / 1e9 / self.speed
 
     def hold(self, holder: object) -> None:
         """Stop simulated time until every holder has called :meth:`release`."""
         if not self._holders:
             self._frozen_ns = self._elapsed_ns()
-            self._hold_wall0 = time.monotonic()
         self._holders.add(holder)
 
     def release(self, holder: object) -> None:
@@ -208,10 +208,10 @@ class SimClock:
         stood when the last holder lets go."""
         if holder not in self._holders:
             return
-        self._holders.discard(holder)
-        if not self._holders:
+        if self._holders == {holder}:
             # the hold's wall time is not simulated time: resume from the frozen value
-            self._held_wall = time.monotonic() - self._wall0 - self._frozen_ns / 1e9 / self.speed
+            self._held_wall = self.held_s
+        self._holders.discard(holder)
 
     @contextlib.contextmanager
     def pinned(self, t_ns: int) -> Iterator[None]:
@@ -961,8 +961,6 @@ class SimulatedDevice:
                 clock.release(self)
             if lag > 0:
                 await asyncio.sleep(0)  # let the host take what was delivered, one at a time
-                if not q:
-                    continue  # the device was closed meanwhile
             else:
                 await clock.sleep_until(t)
             q.popleft()

@@ -90,6 +90,13 @@ def _num(name: str, v: object, *, lo: float | None = None, strict: bool = False)
     return f
 
 
+def _prob(name: str, v: object) -> float:
+    f = _num(name, v, lo=0)
+    if f > 1:
+        raise ConfigError(f"DetectorConfig.{name} must be in [0, 1] (got {f})")
+    return f
+
+
 @dataclass(frozen=True, slots=True)
 class DetectorConfig:
     """Settings of :class:`EpisodeDetector` (all times in s, probabilities in [0, 1]).
@@ -157,10 +164,7 @@ class DetectorConfig:
                 f"DetectorConfig.hop_s ({self.hop_s}) must be <= window_s ({self.window_s})"
             )
         for name in ("onset_threshold", "offset_threshold"):
-            v = _num(name, getattr(self, name), lo=0)
-            if v > 1:
-                raise ConfigError(f"DetectorConfig.{name} must be in [0, 1] (got {v})")
-            s(self, name, v)
+            s(self, name, _prob(name, getattr(self, name)))
         if self.offset_threshold > self.onset_threshold:
             raise ConfigError(
                 f"DetectorConfig.offset_threshold ({self.offset_threshold}) must be <= "
@@ -216,12 +220,7 @@ class DetectorConfig:
                     "DetectorConfig.early_confirm_type_p must be (type, probability) pairs "
                     f"with types from class_names {names} (got {tp!r})"
                 )
-            v = _num(f"early_confirm_type_p[{pair[0]}]", pair[1], lo=0)
-            if v > 1:
-                raise ConfigError(
-                    f"DetectorConfig.early_confirm_type_p[{pair[0]}] must be in [0, 1] (got {v})"
-                )
-            checked.append((str(pair[0]), v))
+            checked.append((str(pair[0]), _prob(f"early_confirm_type_p[{pair[0]}]", pair[1])))
         s(self, "early_confirm_type_p", tuple(sorted(checked)))
         g = _num("gap_factor", self.gap_factor, lo=1)
         s(self, "gap_factor", g)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -182,8 +183,6 @@ def test_a_host_slower_than_the_simulation_holds_the_clock_instead_of_falling_be
     # slow. Without the hold, deliveries would lag 3 simulated s after 4 s. With it,
     # simulated time waits: every notification due by an instant is delivered within the
     # clock's allowed lag (plus a few notifications' work and scheduling noise).
-    import time
-
     max_lag_s = 0.25
 
     async def main():
